@@ -1,0 +1,49 @@
+/** The demo app's settings, read from the environment. */
+export interface DemoConfig {
+  port: number;
+  jwtSecret: string;
+  maxConnectionsPerUser: number;
+  heartbeatMs: number;
+  corsOrigins: string[];
+  historySize: number;
+  historyTtlMs: number;
+}
+
+export const DEVELOPMENT_JWT_SECRET = 'development-secret-do-not-use-in-production';
+
+/**
+ * Reads the settings; throws with a message fit for an operator when one is
+ * wrong. `warn` hears about risky defaults.
+ */
+export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) => void): DemoConfig {
+  let jwtSecret = env.JWT_SECRET;
+  if (!jwtSecret) {
+    if (env.NODE_ENV === 'production') {
+      throw new Error('JWT_SECRET must be set when NODE_ENV=production');
+    }
+    warn('JWT_SECRET is not set: using a development secret. Never do this in production.');
+    jwtSecret = DEVELOPMENT_JWT_SECRET;
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0),
+    jwtSecret,
+    maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
+    heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
+    corsOrigins: (env.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    historySize: integer(env, 'SSE_HISTORY_SIZE', 1000),
+    historyTtlMs: integer(env, 'SSE_HISTORY_TTL_MS', 3_600_000),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}, got "${raw}"`);
+  }
+  return value;
+}

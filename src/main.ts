@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createDemoApp } from './demo/demo.app.js';
+import { loadDemoConfig } from './demo/demo.config.js';
+
+const logger = new Logger('DemoApp');
+
+try {
+  const config = loadDemoConfig(process.env, (message) => logger.warn(message));
+  const app = await createDemoApp(config);
+  // SIGTERM ends every stream cleanly, so clients reconnect elsewhere and resume.
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+  logger.log(`Listening on http://localhost:${config.port} (GET /sse, POST /notifications)`);
+} catch (err) {
+  logger.error((err as Error).message);
+  process.exit(1);
+}

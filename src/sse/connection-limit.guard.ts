@@ -1,0 +1,66 @@
+import {
+  type CanActivate,
+  type ExecutionContext,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { EventEmitter } from 'node:events';
+import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js';
+import type { Principal } from './principal.js';
+import { PRINCIPAL_KEY, SSE_OPTIONS } from './sse.constants.js';
+import type { ResolvedSseOptions } from './sse.options.js';
+
+/** The Node response under an adapter's own (Fastify's reply keeps it in `raw`). */
+type NodeResponse = EventEmitter & { destroyed: boolean; writableFinished: boolean };
+
+/**
+ * Takes a connection slot for the caller's user, or answers 429 before any
+ * stream starts. The slot is tied to the response, not to the stream: it is
+ * freed when the response closes, whatever ended it (the client, the server,
+ * an error, shutdown, or a guard or handler after this one refusing the request).
+ */
+@Injectable()
+export class ConnectionLimitGuard implements CanActivate {
+  private readonly logger = new Logger(ConnectionLimitGuard.name);
+
+  constructor(
+    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
+    private readonly limiter: ConnectionLimiter,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const principal = http.getRequest<{ [PRINCIPAL_KEY]?: Principal }>()[PRINCIPAL_KEY];
+    if (!principal) {
+      throw new Error('ConnectionLimitGuard needs an authenticated principal: put TokenAuthGuard before it');
+    }
+    const response = http.getResponse<NodeResponse & { raw?: NodeResponse }>();
+    const result = await this.limiter.acquire(principal.userId);
+    if (!result.granted) {
+      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
+      const message =
+        result.scope === 'user'
+          ? `Too many connections: at most ${result.limit} streams per user are allowed`
+          : `Too many connections: this server holds its maximum of ${result.limit} streams`;
+      throw new HttpException(
+        { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message, limit: result.limit, scope: result.scope },
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    this.releaseOnClose(response.raw ?? response, result.lease);
+    return true;
+  }
+
+  private releaseOnClose(response: NodeResponse, lease: ConnectionLease): void {
+    const release = () =>
+      lease.release().catch((err: Error) => this.logger.error(`A connection slot could not be released: ${err.message}`));
+    // The client may already be gone while the slot was being taken.
+    if (response.destroyed || response.writableFinished) void release();
+    else response.once('close', release);
+  }
+}

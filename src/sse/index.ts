@@ -1,0 +1,34 @@
+// The public entry of the SSE module: everything an application uses comes from here.
+export { SseModule } from './sse.module.js';
+export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
+export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
+export { SSE_OPTIONS, READY_EVENT, CLOSE_EVENT, LOSS_EVENT, DEFAULT_MAX_PENDING_DATA_LENGTH } from './sse.constants.js';
+
+export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
+export type { StreamOptions, SseStats } from './notification.service.js';
+export type { PublishTarget } from './publish-target.js';
+export type { SseMessage } from './published-event.js';
+export { InvalidSseInputError, RESERVED_TYPE_PREFIX } from './sse-name.js';
+
+export type { Principal } from './principal.js';
+export { TokenVerifier, InvalidTokenError } from './token-verifier.js';
+export { JwtTokenVerifier } from './jwt-token.verifier.js';
+export type { JwtOptions } from './jwt-token.verifier.js';
+export { TokenAuthGuard } from './token-auth.guard.js';
+export { ConnectionLimitGuard } from './connection-limit.guard.js';
+export { CurrentPrincipal, Authenticated } from './auth.decorators.js';
+export { LastEventId } from './last-event-id.decorator.js';
+export { SseRoute } from './sse-route.decorator.js';
+export type { SseRouteOptions } from './sse-route.decorator.js';
+export { sseCorsOptions } from './sse-cors.js';
+
+export { ConnectionLimiter } from './connection-limiter.js';
+export type { ConnectionLease, AcquireResult, LimitScope } from './connection-limiter.js';
+export { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
+export { HistoryStore } from './history.store.js';
+export type { HistoryRead, LossReason } from './history.store.js';
+export { InMemoryHistoryStore } from './in-memory-history.store.js';
+export { Broker } from './broker.js';
+export type { BrokerListener } from './broker.js';
+export { LocalBroker } from './local.broker.js';
+export type { EventPosition } from './event-position.js';

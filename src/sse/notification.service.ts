@@ -1,0 +1,183 @@
+import {
+  type BeforeApplicationShutdown,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  Logger,
+  type MessageEvent,
+  type OnModuleInit,
+  PayloadTooLargeException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { Broker } from './broker.js';
+import { parseEventId } from './event-position.js';
+import { HistoryStore } from './history.store.js';
+import type { Principal } from './principal.js';
+import { serializePayload } from './published-event.js';
+import { normalizeTarget, type PublishTarget } from './publish-target.js';
+import { SSE_OPTIONS } from './sse.constants.js';
+import { assertPublishableType, assertSseName, InvalidSseInputError } from './sse-name.js';
+import type { ResolvedSseOptions } from './sse.options.js';
+import { StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
+import { SubscriberRegistry } from './subscriber-registry.js';
+
+export interface StreamOptions {
+  /** Topics to receive besides the user's own events and the broadcasts. */
+  topics?: readonly string[];
+  /** The id of the last event the client received (`Last-Event-ID`): the stream resumes after it. */
+  lastEventId?: string;
+}
+
+export interface SseStats {
+  /** Open streams. */
+  streams: number;
+  /** Users with at least one open stream. */
+  users: number;
+}
+
+/** Why a stream was closed by the server, as told to its client in the close event. */
+export const CLOSED_BY_SERVER = 'closed-by-server';
+
+/**
+ * Publishes events to users, topics or everyone, and gives each authenticated
+ * principal its stream of them.
+ */
+@Injectable()
+export class NotificationService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(NotificationService.name);
+  private readonly registry = new SubscriberRegistry();
+  private readonly settings: SubscriberSettings;
+  private heartbeat?: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(
+    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
+    private readonly history: HistoryStore,
+    private readonly broker: Broker,
+  ) {
+    this.settings = {
+      retryMs: options.retryMs,
+      heartbeatMs: options.heartbeatMs,
+      maxHeldEvents: options.history.maxEvents,
+    };
+    broker.listen({
+      onEvent: (event) => this.registry.dispatch(event),
+      onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
+    });
+  }
+
+  onModuleInit(): void {
+    // One timer for every stream, however many there are.
+    this.heartbeat = setInterval(() => {
+      for (const subscriber of this.registry) subscriber.heartbeat();
+    }, this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Ends every stream, so that clients reconnect (elsewhere, or later) and resume. */
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    clearInterval(this.heartbeat);
+    const open = [...this.registry];
+    open.forEach((subscriber) => subscriber.end());
+    if (open.length > 0) this.logger.log(`Ended ${open.length} stream(s) for shutdown`);
+  }
+
+  /** Publishes an event and resolves to its id once every instance has been handed it. */
+  async publish(target: PublishTarget, type: string, data: unknown): Promise<string> {
+    const recipients = normalizeTarget(target);
+    assertPublishableType(type);
+    const serialized = serializePayload(data);
+    if (serialized.length > this.options.maxEventDataLength) {
+      throw new PayloadTooLargeException(
+        `The event data is ${serialized.length} characters of JSON; at most ${this.options.maxEventDataLength} are allowed`,
+      );
+    }
+    const event = await this.history.append(recipients, type, serialized);
+    await this.broker.publish(event);
+    return event.message.id;
+  }
+
+  publishToUser(userId: string, type: string, data: unknown): Promise<string> {
+    return this.publish({ userIds: [userId] }, type, data);
+  }
+
+  publishToUsers(userIds: readonly string[], type: string, data: unknown): Promise<string> {
+    return this.publish({ userIds }, type, data);
+  }
+
+  publishToTopic(topic: string, type: string, data: unknown): Promise<string> {
+    return this.publish({ topic }, type, data);
+  }
+
+  broadcast(type: string, data: unknown): Promise<string> {
+    return this.publish({ broadcast: true }, type, data);
+  }
+
+  /**
+   * The stream of one principal: its user's events, the topics it asked for and
+   * may read, and the broadcasts. Throws (400, 403, 503) before any stream starts
+   * when it cannot be given.
+   */
+  stream(principal: Principal, options: StreamOptions = {}): Observable<MessageEvent> {
+    if (this.stopping) throw new ServiceUnavailableException('The server is shutting down');
+    const topics = this.readableTopics(principal, options.topics ?? []);
+    const lastEventId = options.lastEventId || undefined;
+    return new Observable<MessageEvent>((sink) => {
+      const subscriber = new StreamSubscriber(principal, topics, sink, this.settings);
+      this.registry.add(subscriber);
+      void this.start(subscriber, lastEventId);
+      return () => {
+        this.registry.remove(subscriber);
+        subscriber.dispose();
+      };
+    });
+  }
+
+  /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open here. */
+  async closeUser(userId: string): Promise<number> {
+    assertSseName('user id', userId);
+    const open = this.registry.ofUser(userId).length;
+    await this.broker.disconnect(userId);
+    return open;
+  }
+
+  async stats(): Promise<SseStats> {
+    return { streams: this.registry.streamCount, users: this.registry.userCount };
+  }
+
+  private readableTopics(principal: Principal, requested: readonly string[]): string[] {
+    const topics = [...new Set(requested)];
+    if (topics.length > this.options.maxTopicsPerStream) {
+      throw new InvalidSseInputError(`At most ${this.options.maxTopicsPerStream} topics may be asked for`);
+    }
+    for (const topic of topics) {
+      assertSseName('topic', topic);
+      if (!this.options.canReadTopic(principal, topic)) {
+        throw new ForbiddenException(`Not allowed to read topic "${topic}"`);
+      }
+    }
+    return topics;
+  }
+
+  /**
+   * Registered first, read second: an event published meanwhile is either in
+   * what is read or held by the subscriber, and never sent twice.
+   */
+  private async start(subscriber: StreamSubscriber, lastEventId: string | undefined): Promise<void> {
+    try {
+      if (lastEventId === undefined) return subscriber.start(await this.history.head(), []);
+      const after = parseEventId(lastEventId);
+      const read = after ? await this.history.read(subscriber.keys, after) : { events: [], loss: 'malformed' as const };
+      if (read.loss) {
+        this.logger.debug(`Stream of ${subscriber.userId} cannot resume after ${lastEventId}: ${read.loss}`);
+        return subscriber.start(await this.history.head(), [], { reason: read.loss, lastEventId });
+      }
+      subscriber.start(after!, read.events);
+    } catch (err) {
+      this.logger.error(`A stream of ${subscriber.userId} could not start: ${(err as Error).message}`);
+      subscriber.fail(err);
+    }
+  }
+}

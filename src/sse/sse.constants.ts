@@ -1,0 +1,18 @@
+/** Injection token of the options with their defaults filled in (`ResolvedSseOptions`). */
+export const SSE_OPTIONS = Symbol('SSE_OPTIONS');
+
+/** First event of every stream: carries `retry:` and the position the stream starts from. */
+export const READY_EVENT = 'sse.ready';
+/** Sent before the server ends a stream on purpose: the client should not reconnect. */
+export const CLOSE_EVENT = 'sse.close';
+/** Sent when a resumed stream cannot replay everything missed: the client should refetch its state. */
+export const LOSS_EVENT = 'sse.loss';
+
+/** Where the guard leaves the principal for the rest of the request. */
+export const PRINCIPAL_KEY = 'user';
+
+/** Metadata of `@RequireRoles()`. */
+export const REQUIRED_ROLES = 'sse:required-roles';
+
+/** Default bound, in characters, of what may wait for a client that is not reading. */
+export const DEFAULT_MAX_PENDING_DATA_LENGTH = 1024 * 1024;

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { Broker } from './broker.js';
+import { ConnectionLimitGuard } from './connection-limit.guard.js';
+import { ConnectionLimiter } from './connection-limiter.js';
+import { HistoryStore } from './history.store.js';
+import { NotificationService } from './notification.service.js';
+import { SSE_OPTIONS } from './sse.constants.js';
+import { ConfigurableSseModule } from './sse.module-definition.js';
+import { sseProviders } from './sse.providers.js';
+import { TokenAuthGuard } from './token-auth.guard.js';
+import { TokenVerifier } from './token-verifier.js';
+
+/**
+ * Server-Sent Events for authenticated users. Import it with
+ * `SseModule.forRoot({ auth: { jwt: { secret } } })` (or `forRootAsync`), then
+ * return `NotificationService.stream()` from an `@SseRoute()` handler.
+ */
+@Module({
+  providers: [...sseProviders, NotificationService, TokenAuthGuard, ConnectionLimitGuard],
+  exports: [
+    SSE_OPTIONS,
+    NotificationService,
+    TokenVerifier,
+    ConnectionLimiter,
+    HistoryStore,
+    Broker,
+    TokenAuthGuard,
+    ConnectionLimitGuard,
+  ],
+})
+export class SseModule extends ConfigurableSseModule {}

@@ -1,0 +1,100 @@
+import type { JwtOptions } from './jwt-token.verifier.js';
+import type { Principal } from './principal.js';
+import type { TokenVerifier } from './token-verifier.js';
+
+export interface SseAuthOptions {
+  /** How the default verifier checks JWTs. Not needed when `verifier` is given. */
+  jwt?: JwtOptions;
+  /** Your own verifier, in place of the JWT one. */
+  verifier?: TokenVerifier;
+  /** Also read the token from this cookie (for native `EventSource` with `withCredentials`). Off by default. */
+  cookie?: string;
+  /** Also read the token from the `access_token` query parameter. Off by default: URLs end up in logs. */
+  queryParameter?: boolean;
+  /** The realm named in `WWW-Authenticate` (default `sse`). */
+  realm?: string;
+}
+
+export interface SseHistoryOptions {
+  /** Events kept per user, per topic and for broadcasts (default 1000). */
+  maxEvents?: number;
+  /** How long an event is kept, in ms (default one hour). */
+  ttlMs?: number;
+}
+
+export interface SseModuleOptions {
+  auth: SseAuthOptions;
+  /** Streams one user may hold at once (default 5). */
+  maxConnectionsPerUser?: number;
+  /** Streams this instance holds at once (default 10,000). */
+  maxConnections?: number;
+  /** `Retry-After` of a 429, in seconds (default 10). */
+  retryAfterSeconds?: number;
+  /** `retry:` sent as the first write of every stream: the client's reconnection delay in ms (default 3000). */
+  retryMs?: number;
+  /** A comment is written to a stream that has been idle this long, in ms (default 15000). */
+  heartbeatMs?: number;
+  /** Bounds of the replay history. */
+  history?: SseHistoryOptions;
+  /** Topics one stream may ask for (default 20). */
+  maxTopicsPerStream?: number;
+  /** Largest `data:` of one event, in characters of JSON (default 64 KiB). */
+  maxEventDataLength?: number;
+  /** Whether a principal may read a topic (default: every authenticated principal may). */
+  canReadTopic?: (principal: Principal, topic: string) => boolean;
+}
+
+/** The options with every default filled in, as the module's parts read them. */
+export interface ResolvedSseOptions {
+  readonly auth: SseAuthOptions;
+  readonly maxConnectionsPerUser: number;
+  readonly maxConnections: number;
+  readonly retryAfterSeconds: number;
+  readonly retryMs: number;
+  readonly heartbeatMs: number;
+  readonly history: Required<SseHistoryOptions>;
+  readonly maxTopicsPerStream: number;
+  readonly maxEventDataLength: number;
+  readonly canReadTopic: (principal: Principal, topic: string) => boolean;
+}
+
+export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
+  const resolved: ResolvedSseOptions = {
+    auth: options.auth,
+    maxConnectionsPerUser: options.maxConnectionsPerUser ?? 5,
+    maxConnections: options.maxConnections ?? 10_000,
+    retryAfterSeconds: options.retryAfterSeconds ?? 10,
+    retryMs: options.retryMs ?? 3000,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    history: {
+      maxEvents: options.history?.maxEvents ?? 1000,
+      ttlMs: options.history?.ttlMs ?? 3_600_000,
+    },
+    maxTopicsPerStream: options.maxTopicsPerStream ?? 20,
+    maxEventDataLength: options.maxEventDataLength ?? 64 * 1024,
+    canReadTopic: options.canReadTopic ?? (() => true),
+  };
+  for (const name of [
+    'maxConnectionsPerUser',
+    'maxConnections',
+    'retryAfterSeconds',
+    'retryMs',
+    'heartbeatMs',
+    'maxTopicsPerStream',
+    'maxEventDataLength',
+  ] as const) {
+    assertPositiveInteger(name, resolved[name]);
+  }
+  assertPositiveInteger('history.maxEvents', resolved.history.maxEvents);
+  assertPositiveInteger('history.ttlMs', resolved.history.ttlMs);
+  if (!options.auth || (!options.auth.jwt && !options.auth.verifier)) {
+    throw new Error('SseModule options: auth.jwt or auth.verifier is required');
+  }
+  return resolved;
+}
+
+function assertPositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`SseModule options: ${name} must be a positive integer, got ${value}`);
+  }
+}

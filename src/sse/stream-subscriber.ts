@@ -1,0 +1,115 @@
+import type { MessageEvent } from '@nestjs/common';
+import type { Subscriber } from 'rxjs';
+import { comparePositions, type EventPosition, formatEventId } from './event-position.js';
+import type { LossReason } from './history.store.js';
+import type { Principal } from './principal.js';
+import type { PublishedEvent } from './published-event.js';
+import { BROADCAST_HISTORY_KEY, topicHistoryKey, userHistoryKey } from './publish-target.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from './sse.constants.js';
+
+// A comment: proxies see traffic, clients see no event and keep their last event id.
+const HEARTBEAT: MessageEvent = Object.freeze({ comment: '' });
+
+// setTimeout fires at once for a delay past this.
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+export interface SubscriberSettings {
+  readonly retryMs: number;
+  readonly heartbeatMs: number;
+  /** Live events held while the stream starts (its replay is read); past it the stream ends and may resume. */
+  readonly maxHeldEvents: number;
+}
+
+export interface Loss {
+  readonly reason: LossReason;
+  readonly lastEventId: string;
+}
+
+/**
+ * One open stream: the events of its user, its topics and the broadcasts, in
+ * order, each at most once, from the position it started at.
+ */
+export class StreamSubscriber {
+  readonly keys: readonly string[];
+  /** The newest position sent; undefined until the stream has started. */
+  private position?: EventPosition;
+  /** Live events that arrived before the stream started. */
+  private held: PublishedEvent[] | undefined = [];
+  private readonly expiry?: NodeJS.Timeout;
+
+  constructor(
+    readonly principal: Principal,
+    readonly topics: readonly string[],
+    private readonly sink: Subscriber<MessageEvent>,
+    private readonly settings: SubscriberSettings,
+  ) {
+    this.keys = [userHistoryKey(principal.userId), ...topics.map(topicHistoryKey), BROADCAST_HISTORY_KEY];
+    if (principal.expiresAt !== undefined) {
+      const delay = principal.expiresAt - Date.now();
+      // A stream outlives its token by no more than the token itself could.
+      if (delay < MAX_TIMER_DELAY) this.expiry = setTimeout(() => this.end(), Math.max(0, delay));
+    }
+  }
+
+  get userId(): string {
+    return this.principal.userId;
+  }
+
+  /**
+   * Opens the stream at `from`: the ready event (the first write, with `retry:`),
+   * a loss event when the client's cursor could not be honoured, the replay, then
+   * whatever arrived live meanwhile and was not in the replay.
+   */
+  start(from: EventPosition, replay: readonly PublishedEvent[], loss?: Loss): void {
+    const id = formatEventId(from);
+    this.position = from;
+    this.sink.next({
+      id,
+      type: READY_EVENT,
+      retry: this.settings.retryMs,
+      data: JSON.stringify({ heartbeatMs: this.settings.heartbeatMs }),
+    });
+    if (loss) this.sink.next({ id, type: LOSS_EVENT, data: JSON.stringify(loss) });
+    for (const event of replay) this.send(event);
+    const held = this.held!;
+    this.held = undefined;
+    for (const event of held) this.send(event);
+  }
+
+  deliver(event: PublishedEvent): void {
+    if (!this.held) return this.send(event);
+    if (this.held.length < this.settings.maxHeldEvents) this.held.push(event);
+    else this.end();
+  }
+
+  heartbeat(): void {
+    if (!this.held) this.sink.next(HEARTBEAT);
+  }
+
+  /** Ends the stream and tells the client not to reconnect. */
+  close(reason: string): void {
+    if (this.position && !this.sink.closed) {
+      this.sink.next({ id: formatEventId(this.position), type: CLOSE_EVENT, data: JSON.stringify({ reason }) });
+    }
+    this.end();
+  }
+
+  /** Ends the stream; the client may reconnect and resume. */
+  end(): void {
+    this.sink.complete();
+  }
+
+  fail(err: unknown): void {
+    this.sink.error(err);
+  }
+
+  dispose(): void {
+    clearTimeout(this.expiry);
+  }
+
+  private send(event: PublishedEvent): void {
+    if (comparePositions(event.position, this.position!) <= 0) return;
+    this.position = event.position;
+    this.sink.next(event.message);
+  }
+}

@@ -1,0 +1,62 @@
+import type { PublishedEvent } from './published-event.js';
+import type { StreamSubscriber } from './stream-subscriber.js';
+
+/**
+ * The streams of this instance, indexed by user and by topic, so that an event
+ * reaches its recipients without looking at anyone else's stream.
+ */
+export class SubscriberRegistry implements Iterable<StreamSubscriber> {
+  private readonly byUser = new Map<string, Set<StreamSubscriber>>();
+  private readonly byTopic = new Map<string, Set<StreamSubscriber>>();
+  private readonly everyone = new Set<StreamSubscriber>();
+
+  add(subscriber: StreamSubscriber): void {
+    this.everyone.add(subscriber);
+    addTo(this.byUser, subscriber.userId, subscriber);
+    for (const topic of subscriber.topics) addTo(this.byTopic, topic, subscriber);
+  }
+
+  remove(subscriber: StreamSubscriber): void {
+    if (!this.everyone.delete(subscriber)) return;
+    removeFrom(this.byUser, subscriber.userId, subscriber);
+    for (const topic of subscriber.topics) removeFrom(this.byTopic, topic, subscriber);
+  }
+
+  dispatch(event: PublishedEvent): void {
+    const { target } = event;
+    if ('userIds' in target) {
+      for (const userId of target.userIds) this.byUser.get(userId)?.forEach((s) => s.deliver(event));
+    } else if ('topic' in target) {
+      this.byTopic.get(target.topic)?.forEach((s) => s.deliver(event));
+    } else {
+      this.everyone.forEach((s) => s.deliver(event));
+    }
+  }
+
+  ofUser(userId: string): StreamSubscriber[] {
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  get streamCount(): number {
+    return this.everyone.size;
+  }
+
+  get userCount(): number {
+    return this.byUser.size;
+  }
+
+  [Symbol.iterator](): Iterator<StreamSubscriber> {
+    return this.everyone[Symbol.iterator]();
+  }
+}
+
+function addTo(index: Map<string, Set<StreamSubscriber>>, key: string, subscriber: StreamSubscriber): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(subscriber);
+}
+
+function removeFrom(index: Map<string, Set<StreamSubscriber>>, key: string, subscriber: StreamSubscriber): void {
+  const set = index.get(key);
+  if (set?.delete(subscriber) && set.size === 0) index.delete(key);
+}

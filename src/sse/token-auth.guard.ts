@@ -1,0 +1,95 @@
+import {
+  type CanActivate,
+  type ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { parse as parseCookie } from 'cookie';
+import type { Principal } from './principal.js';
+import { PRINCIPAL_KEY, REQUIRED_ROLES, SSE_OPTIONS } from './sse.constants.js';
+import type { ResolvedSseOptions } from './sse.options.js';
+import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
+
+interface IncomingRequest {
+  headers: Record<string, string | string[] | undefined>;
+  query?: Record<string, unknown>;
+  [PRINCIPAL_KEY]?: Principal;
+}
+
+const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
+
+/**
+ * Verifies the caller's bearer token and leaves its principal on the request
+ * (`@CurrentPrincipal()`); with `@RequireRoles()`, also checks its roles.
+ * The token comes from `Authorization: Bearer`, and from a cookie or the
+ * `access_token` query parameter only where the options turn that on.
+ */
+@Injectable()
+export class TokenAuthGuard implements CanActivate {
+  private readonly realm: string;
+
+  constructor(
+    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
+    private readonly verifier: TokenVerifier,
+    private readonly reflector: Reflector,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.realm = options.auth.realm ?? 'sse';
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<IncomingRequest>();
+    // Another instance of this guard (class and route level) has already verified it.
+    const principal = request[PRINCIPAL_KEY] ?? (await this.authenticate(request, http.getResponse()));
+    request[PRINCIPAL_KEY] = principal;
+    const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const missing = required?.filter((role) => !principal.roles.includes(role)) ?? [];
+    if (missing.length > 0) throw new ForbiddenException(`This requires the role(s): ${missing.join(', ')}`);
+    return true;
+  }
+
+  private async authenticate(request: IncomingRequest, response: unknown): Promise<Principal> {
+    const token = this.tokenOf(request);
+    if (token === undefined) this.refuse(response, 'A bearer token is required');
+    try {
+      return await this.verifier.verify(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) this.refuse(response, err.message, 'invalid_token');
+      throw err;
+    }
+  }
+
+  private tokenOf(request: IncomingRequest): string | undefined {
+    const header = request.headers.authorization;
+    if (typeof header === 'string') {
+      // A malformed header is an invalid token, not a missing one.
+      return BEARER.exec(header)?.[1] ?? '';
+    }
+    const { cookie: cookieName, queryParameter } = this.options.auth;
+    if (cookieName && typeof request.headers.cookie === 'string') {
+      const fromCookie = parseCookie(request.headers.cookie)[cookieName];
+      if (fromCookie) return fromCookie;
+    }
+    if (queryParameter) {
+      const fromQuery = request.query?.access_token;
+      if (typeof fromQuery === 'string' && fromQuery) return fromQuery;
+    }
+    return undefined;
+  }
+
+  /** 401 with a `WWW-Authenticate` challenge (RFC 6750), set through Nest's adapter. */
+  private refuse(response: unknown, message: string, error?: 'invalid_token'): never {
+    const challenge = error
+      ? `Bearer realm="${this.realm}", error="${error}", error_description="${message.replace(/"/g, "'")}"`
+      : `Bearer realm="${this.realm}"`;
+    this.adapterHost.httpAdapter.setHeader(response, 'WWW-Authenticate', challenge);
+    throw new UnauthorizedException(message);
+  }
+}
