@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { Broker } from './broker.js';
-import { parseEventId } from './event-position.js';
+import { comparePositions, type EventPosition, parseEventId } from './event-position.js';
 import { HistoryStore } from './history.store.js';
 import type { Principal } from './principal.js';
 import { serializePayload } from './published-event.js';
@@ -50,6 +50,8 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
   private readonly settings: SubscriberSettings;
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
+  /** The newest position this instance has dispatched: where a stream without a cursor starts. */
+  private watermark: EventPosition = { ms: 0, seq: 0 };
 
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
@@ -62,12 +64,17 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
       maxHeldEvents: options.history.maxEvents,
     };
     broker.listen({
-      onEvent: (event) => this.registry.dispatch(event),
+      onEvent: (event) => {
+        if (comparePositions(event.position, this.watermark) > 0) this.watermark = event.position;
+        this.registry.dispatch(event);
+      },
       onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
     });
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    const head = await this.history.head();
+    if (comparePositions(head, this.watermark) > 0) this.watermark = head;
     // One timer for every stream, however many there are.
     this.heartbeat = setInterval(() => {
       for (const subscriber of this.registry) subscriber.heartbeat();
@@ -126,8 +133,11 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     const lastEventId = options.lastEventId || undefined;
     return new Observable<MessageEvent>((sink) => {
       const subscriber = new StreamSubscriber(principal, topics, sink, this.settings);
+      // Registered and placed in the same step: every event dispatched from now on is after `from`.
       this.registry.add(subscriber);
-      void this.start(subscriber, lastEventId);
+      const from = this.watermark;
+      if (lastEventId === undefined) subscriber.start(from, []);
+      else void this.resume(subscriber, lastEventId, from);
       return () => {
         this.registry.remove(subscriber);
         subscriber.dispose();
@@ -163,20 +173,21 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
 
   /**
    * Registered first, read second: an event published meanwhile is either in
-   * what is read or held by the subscriber, and never sent twice.
+   * what is read or held by the subscriber, and never sent twice. When the
+   * cursor cannot be honoured, the stream starts live from `from`.
    */
-  private async start(subscriber: StreamSubscriber, lastEventId: string | undefined): Promise<void> {
+  private async resume(subscriber: StreamSubscriber, lastEventId: string, from: EventPosition): Promise<void> {
     try {
-      if (lastEventId === undefined) return subscriber.start(await this.history.head(), []);
       const after = parseEventId(lastEventId);
       const read = after ? await this.history.read(subscriber.keys, after) : { events: [], loss: 'malformed' as const };
       if (read.loss) {
-        this.logger.debug(`Stream of ${subscriber.userId} cannot resume after ${lastEventId}: ${read.loss}`);
-        return subscriber.start(await this.history.head(), [], { reason: read.loss, lastEventId });
+        this.logger.debug(`A stream of ${subscriber.userId} cannot resume after ${lastEventId}: ${read.loss}`);
+        subscriber.start(from, [], { reason: read.loss, lastEventId });
+      } else {
+        subscriber.start(after!, read.events);
       }
-      subscriber.start(after!, read.events);
     } catch (err) {
-      this.logger.error(`A stream of ${subscriber.userId} could not start: ${(err as Error).message}`);
+      this.logger.error(`A stream of ${subscriber.userId} could not resume: ${(err as Error).message}`);
       subscriber.fail(err);
     }
   }

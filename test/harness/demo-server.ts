@@ -1,0 +1,47 @@
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { createDemoApp } from '../../src/demo/demo.app.js';
+import type { DemoConfig } from '../../src/demo/demo.config.js';
+import { signToken, TEST_JWT_SECRET } from './tokens.js';
+
+export interface DemoServer {
+  readonly app: INestApplication;
+  /** Base URL on an ephemeral loopback port, without a trailing slash. */
+  readonly url: string;
+  /** A token for the admin user `admin`. */
+  readonly adminToken: string;
+  /** POST /notifications as admin; resolves to the response. */
+  publish(body: Record<string, unknown>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export const TEST_CONFIG: DemoConfig = {
+  port: 0,
+  jwtSecret: TEST_JWT_SECRET,
+  maxConnectionsPerUser: 5,
+  heartbeatMs: 15_000,
+  corsOrigins: [],
+  historySize: 1000,
+  historyTtlMs: 3_600_000,
+};
+
+/** The demo app, in this process, listening on a real HTTP server. */
+export async function startDemoServer(overrides: Partial<DemoConfig> = {}): Promise<DemoServer> {
+  const app = await createDemoApp({ ...TEST_CONFIG, ...overrides }, false);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const adminToken = await signToken('admin', { roles: ['admin'] });
+  return {
+    app,
+    url,
+    adminToken,
+    publish: (body) =>
+      fetch(`${url}/notifications`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    close: () => app.close(),
+  };
+}
