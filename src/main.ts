@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
 import { createDemoApp } from './demo/demo.app.js';
 import { loadDemoConfig } from './demo/demo.config.js';
 
@@ -11,7 +12,8 @@ try {
   // SIGTERM ends every stream cleanly, so clients reconnect elsewhere and resume.
   app.enableShutdownHooks();
   await app.listen(config.port);
-  logger.log(`Listening on http://localhost:${config.port} (GET /sse, POST /notifications)`);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  logger.log(`Listening on http://localhost:${port} (GET /sse, POST /notifications)`);
 } catch (err) {
   logger.error((err as Error).message);
   process.exit(1);
