@@ -16,6 +16,8 @@ export async function createDemoApp(
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
     logger: logger ?? undefined,
     bodyParser: false,
+    // A startup failure (e.g. Redis unreachable) is thrown to the caller, not turned into a crash.
+    abortOnError: false,
   });
   app.useBodyParser('json', { limit: MAX_BODY });
   if (config.corsOrigins.length > 0) app.enableCors(sseCorsOptions(config.corsOrigins));

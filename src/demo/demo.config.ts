@@ -7,6 +7,9 @@ export interface DemoConfig {
   corsOrigins: string[];
   historySize: number;
   historyTtlMs: number;
+  /** Run over Redis when set (fan-out, history and limits shared by every instance). */
+  redisUrl?: string;
+  redisKeyPrefix: string;
 }
 
 export const DEVELOPMENT_JWT_SECRET = 'development-secret-do-not-use-in-production';
@@ -35,6 +38,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
       .filter(Boolean),
     historySize: integer(env, 'SSE_HISTORY_SIZE', 1000),
     historyTtlMs: integer(env, 'SSE_HISTORY_TTL_MS', 3_600_000),
+    redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.SSE_REDIS_PREFIX || 'sse:',
   };
 }
 

@@ -6,6 +6,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { EventEmitter } from 'node:events';
@@ -40,7 +41,11 @@ export class ConnectionLimitGuard implements CanActivate {
       throw new Error('ConnectionLimitGuard needs an authenticated principal: put TokenAuthGuard before it');
     }
     const response = http.getResponse<NodeResponse & { raw?: NodeResponse }>();
-    const result = await this.limiter.acquire(principal.userId);
+    const result = await this.limiter.acquire(principal.userId).catch((err: Error) => {
+      this.logger.warn(`Connection slots cannot be counted: ${err.message}`);
+      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
+      throw new ServiceUnavailableException('Connections cannot be counted right now; retry shortly');
+    });
     if (!result.granted) {
       this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
       const message =

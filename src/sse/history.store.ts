@@ -1,6 +1,5 @@
 import type { EventPosition } from './event-position.js';
 import type { PublishedEvent } from './published-event.js';
-import type { PublishTarget } from './publish-target.js';
 
 /** Why a resumed stream cannot be given everything it missed. */
 export type LossReason =
@@ -20,14 +19,11 @@ export interface HistoryRead {
 }
 
 /**
- * Gives each event its place in one order and keeps a bounded history of them
- * per key (a user, a topic, the broadcasts), for resume. It is both the
- * injection token and the type.
+ * The read side of the bounded history kept per key (a user, a topic, the
+ * broadcasts), for resume; the broker records events in it as it publishes
+ * them. It is both the injection token and the type.
  */
 export abstract class HistoryStore {
-  /** Gives the event its id and keeps it under every key of its target. */
-  abstract append(target: PublishTarget, type: string, data: string): Promise<PublishedEvent>;
-
   /** The position of the newest event issued, or where the store started when there is none. */
   abstract head(): Promise<EventPosition>;
 

@@ -1,6 +1,6 @@
-import { type AcquireResult, ConnectionLimiter } from './connection-limiter.js';
+import { type AcquireResult, ConnectionLimiter, type ConnectionUsage } from './connection-limiter.js';
 
-/** The embedded limiter: the per-user limit holds for this process. */
+/** The embedded limiter: the limits hold for this process. */
 export class InMemoryConnectionLimiter extends ConnectionLimiter {
   private readonly perUser = new Map<string, number>();
   private total = 0;
@@ -8,6 +8,7 @@ export class InMemoryConnectionLimiter extends ConnectionLimiter {
   constructor(
     private readonly maxPerUser: number,
     private readonly maxTotal: number,
+    private readonly instanceId: string,
   ) {
     super();
   }
@@ -34,8 +35,12 @@ export class InMemoryConnectionLimiter extends ConnectionLimiter {
     };
   }
 
-  /** Slots held now, for tests and stats. */
-  held(userId?: string): number {
-    return userId === undefined ? this.total : (this.perUser.get(userId) ?? 0);
+  async held(userId: string): Promise<number> {
+    return this.perUser.get(userId) ?? 0;
+  }
+
+  async usage(): Promise<ConnectionUsage> {
+    const here = { id: this.instanceId, streams: this.total, users: this.perUser.size };
+    return { streams: here.streams, users: here.users, instances: [here] };
   }
 }

@@ -37,7 +37,8 @@ export class InMemoryHistoryStore extends HistoryStore {
     this.nextSweepAt = this.origin.ms + limits.ttlMs;
   }
 
-  async append(target: PublishTarget, type: string, data: string): Promise<PublishedEvent> {
+  /** Gives the event the next position and keeps it under every key of its target. */
+  append(target: PublishTarget, type: string, data: string): PublishedEvent {
     const now = this.now();
     const event = createPublishedEvent(nextPosition(this.last, now), target, type, data);
     this.last = event.position;

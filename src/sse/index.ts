@@ -2,7 +2,7 @@
 export { SseModule } from './sse.module.js';
 export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
 export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
-export { SSE_OPTIONS, READY_EVENT, CLOSE_EVENT, LOSS_EVENT, DEFAULT_MAX_PENDING_DATA_LENGTH } from './sse.constants.js';
+export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT, DEFAULT_MAX_PENDING_DATA_LENGTH } from './sse.constants.js';
 
 export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
@@ -23,7 +23,7 @@ export type { SseRouteOptions } from './sse-route.decorator.js';
 export { sseCorsOptions } from './sse-cors.js';
 
 export { ConnectionLimiter } from './connection-limiter.js';
-export type { ConnectionLease, AcquireResult, LimitScope } from './connection-limiter.js';
+export type { ConnectionLease, AcquireResult, LimitScope, ConnectionUsage, InstanceUsage } from './connection-limiter.js';
 export { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
 export { HistoryStore } from './history.store.js';
 export type { HistoryRead, LossReason } from './history.store.js';
@@ -31,4 +31,9 @@ export { InMemoryHistoryStore } from './in-memory-history.store.js';
 export { Broker } from './broker.js';
 export type { BrokerListener } from './broker.js';
 export { LocalBroker } from './local.broker.js';
+export { RedisBackplane, RedisKeys } from './redis-backplane.js';
+export type { SseRedisOptions } from './redis-backplane.js';
+export { RedisBroker } from './redis.broker.js';
+export { RedisHistoryStore } from './redis-history.store.js';
+export { RedisConnectionLimiter } from './redis-connection.limiter.js';
 export type { EventPosition } from './event-position.js';

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { Broker } from './broker.js';
+import { ConnectionLimiter, type ConnectionUsage } from './connection-limiter.js';
 import { comparePositions, type EventPosition, parseEventId } from './event-position.js';
 import { HistoryStore } from './history.store.js';
 import type { Principal } from './principal.js';
@@ -29,12 +30,8 @@ export interface StreamOptions {
   lastEventId?: string;
 }
 
-export interface SseStats {
-  /** Open streams. */
-  streams: number;
-  /** Users with at least one open stream. */
-  users: number;
-}
+/** Open streams and connected users, across every instance and for each. */
+export type SseStats = ConnectionUsage;
 
 /** Why a stream was closed by the server, as told to its client in the close event. */
 export const CLOSED_BY_SERVER = 'closed-by-server';
@@ -57,6 +54,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
     private readonly history: HistoryStore,
     private readonly broker: Broker,
+    private readonly limiter: ConnectionLimiter,
   ) {
     this.settings = {
       retryMs: options.retryMs,
@@ -69,6 +67,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
         this.registry.dispatch(event);
       },
       onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
+      onGap: () => this.endAll(),
     });
   }
 
@@ -86,9 +85,15 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
   beforeApplicationShutdown(): void {
     this.stopping = true;
     clearInterval(this.heartbeat);
+    const ended = this.endAll();
+    if (ended > 0) this.logger.log(`Ended ${ended} stream(s) for shutdown`);
+  }
+
+  /** Ends every stream here without a close event: their clients reconnect and resume. */
+  private endAll(): number {
     const open = [...this.registry];
     open.forEach((subscriber) => subscriber.end());
-    if (open.length > 0) this.logger.log(`Ended ${open.length} stream(s) for shutdown`);
+    return open.length;
   }
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */
@@ -101,8 +106,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
         `The event data is ${serialized.length} characters of JSON; at most ${this.options.maxEventDataLength} are allowed`,
       );
     }
-    const event = await this.history.append(recipients, type, serialized);
-    await this.broker.publish(event);
+    const event = await this.broker.publish(recipients, type, serialized);
     return event.message.id;
   }
 
@@ -145,16 +149,17 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     });
   }
 
-  /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open here. */
+  /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open. */
   async closeUser(userId: string): Promise<number> {
     assertSseName('user id', userId);
-    const open = this.registry.ofUser(userId).length;
+    const open = await this.limiter.held(userId);
     await this.broker.disconnect(userId);
     return open;
   }
 
-  async stats(): Promise<SseStats> {
-    return { streams: this.registry.streamCount, users: this.registry.userCount };
+  /** Open streams and users, counted by their connection slots. */
+  stats(): Promise<SseStats> {
+    return this.limiter.usage();
   }
 
   private readableTopics(principal: Principal, requested: readonly string[]): string[] {

@@ -41,3 +41,10 @@ export function userHistoryKey(userId: string): string {
 export function topicHistoryKey(topic: string): string {
   return `topic:${topic}`;
 }
+
+/** The part of a target that a history key stands for: what a replayed event needs of its target. */
+export function targetOfHistoryKey(key: string): PublishTarget {
+  if (key === BROADCAST_HISTORY_KEY) return { broadcast: true };
+  if (key.startsWith('user:')) return { userIds: [key.slice('user:'.length)] };
+  return { topic: key.slice('topic:'.length) };
+}

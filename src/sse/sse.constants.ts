@@ -1,6 +1,9 @@
 /** Injection token of the options with their defaults filled in (`ResolvedSseOptions`). */
 export const SSE_OPTIONS = Symbol('SSE_OPTIONS');
 
+/** Injection token of the Redis connection (`RedisBackplane`), or null when running in memory. */
+export const REDIS_BACKPLANE = Symbol('REDIS_BACKPLANE');
+
 /** First event of every stream: carries `retry:` and the position the stream starts from. */
 export const READY_EVENT = 'sse.ready';
 /** Sent before the server ends a stream on purpose: the client should not reconnect. */

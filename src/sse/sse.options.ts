@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { JwtOptions } from './jwt-token.verifier.js';
 import type { Principal } from './principal.js';
+import type { SseRedisOptions } from './redis-backplane.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 export interface SseAuthOptions {
@@ -42,6 +45,10 @@ export interface SseModuleOptions {
   maxEventDataLength?: number;
   /** Whether a principal may read a topic (default: every authenticated principal may). */
   canReadTopic?: (principal: Principal, topic: string) => boolean;
+  /** Run over Redis (fan-out, history, cluster-wide limits); in memory without it. */
+  redis?: SseRedisOptions;
+  /** This instance's name in stats (default `<hostname>-<pid>-<random>`). */
+  instanceId?: string;
 }
 
 /** The options with every default filled in, as the module's parts read them. */
@@ -56,6 +63,8 @@ export interface ResolvedSseOptions {
   readonly maxTopicsPerStream: number;
   readonly maxEventDataLength: number;
   readonly canReadTopic: (principal: Principal, topic: string) => boolean;
+  readonly redis?: SseRedisOptions;
+  readonly instanceId: string;
 }
 
 export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
@@ -73,6 +82,8 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     maxTopicsPerStream: options.maxTopicsPerStream ?? 20,
     maxEventDataLength: options.maxEventDataLength ?? 64 * 1024,
     canReadTopic: options.canReadTopic ?? (() => true),
+    redis: options.redis,
+    instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
   for (const name of [
     'maxConnectionsPerUser',
@@ -87,6 +98,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
   }
   assertPositiveInteger('history.maxEvents', resolved.history.maxEvents);
   assertPositiveInteger('history.ttlMs', resolved.history.ttlMs);
+  if (options.redis?.leaseTtlMs !== undefined) assertPositiveInteger('redis.leaseTtlMs', options.redis.leaseTtlMs);
   if (!options.auth || (!options.auth.jwt && !options.auth.verifier)) {
     throw new Error('SseModule options: auth.jwt or auth.verifier is required');
   }

@@ -6,12 +6,19 @@ import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
 import { InMemoryHistoryStore } from './in-memory-history.store.js';
 import { JwtTokenVerifier } from './jwt-token.verifier.js';
 import { LocalBroker } from './local.broker.js';
+import { RedisBackplane } from './redis-backplane.js';
+import { RedisConnectionLimiter } from './redis-connection.limiter.js';
+import { RedisHistoryStore } from './redis-history.store.js';
+import { RedisBroker } from './redis.broker.js';
 import { SSE_MODULE_OPTIONS } from './sse.module-definition.js';
-import { SSE_OPTIONS } from './sse.constants.js';
+import { REDIS_BACKPLANE, SSE_OPTIONS } from './sse.constants.js';
 import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from './sse.options.js';
 import { TokenVerifier } from './token-verifier.js';
 
-/** The seams, each built from the options: the embedded implementations unless told otherwise. */
+/**
+ * The seams, each built from the options at startup (so that `forRootAsync`
+ * can choose too): over Redis when `redis` is set, in memory otherwise.
+ */
 export const sseProviders: Provider[] = [
   {
     provide: SSE_OPTIONS,
@@ -24,15 +31,28 @@ export const sseProviders: Provider[] = [
     inject: [SSE_OPTIONS],
   },
   {
-    provide: ConnectionLimiter,
-    useFactory: (options: ResolvedSseOptions) =>
-      new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections),
+    provide: REDIS_BACKPLANE,
+    useFactory: ({ redis }: ResolvedSseOptions) => (redis ? RedisBackplane.connect(redis) : null),
     inject: [SSE_OPTIONS],
   },
   {
     provide: HistoryStore,
-    useFactory: (options: ResolvedSseOptions) => new InMemoryHistoryStore(options.history),
-    inject: [SSE_OPTIONS],
+    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null) =>
+      backplane ? new RedisHistoryStore(backplane, history.ttlMs) : new InMemoryHistoryStore(history),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
   },
-  { provide: Broker, useClass: LocalBroker },
+  {
+    provide: Broker,
+    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null, store: HistoryStore) =>
+      backplane ? new RedisBroker(backplane, history) : new LocalBroker(store as InMemoryHistoryStore),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE, HistoryStore],
+  },
+  {
+    provide: ConnectionLimiter,
+    useFactory: (options: ResolvedSseOptions, backplane: RedisBackplane | null) =>
+      backplane
+        ? new RedisConnectionLimiter(backplane, options.maxConnectionsPerUser, options.maxConnections, options.instanceId)
+        : new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+  },
 ];

@@ -23,6 +23,7 @@ export const TEST_CONFIG: DemoConfig = {
   corsOrigins: [],
   historySize: 1000,
   historyTtlMs: 3_600_000,
+  redisKeyPrefix: 'sse:',
 };
 
 /** The demo app, in this process, listening on a real HTTP server. */

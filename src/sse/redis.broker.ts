@@ -1,0 +1,159 @@
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { Broker, type BrokerListener } from './broker.js';
+import { comparePositions, parseEventId } from './event-position.js';
+import { createPublishedEvent, type PublishedEvent } from './published-event.js';
+import { historyKeysOf, type PublishTarget } from './publish-target.js';
+import { LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
+
+// Gives the entry the next id (Redis's clock, never going back), records an event
+// in the history streams of its recipients, and appends it to the log that every
+// instance tails: one atomic step, so the log's order is the ids' order.
+// KEYS: last-id, origin, log, history streams...   ARGV: kind, type, data, target, maxEvents, ttlMs, logMaxLength
+const APPEND = `${LUA_NOW}
+local ms, seq = now, 0
+local last = redis.call('GET', KEYS[1])
+if last then
+  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  last_ms = tonumber(last_ms)
+  if last_ms >= now then ms, seq = last_ms, tonumber(last_seq) + 1 end
+end
+local id = string.format('%.0f-%.0f', ms, seq)
+redis.call('SET', KEYS[1], id)
+redis.call('SET', KEYS[2], id, 'NX')
+local ttl = tonumber(ARGV[6])
+local min_id = string.format('%.0f', now - ttl)
+for i = 4, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[5], id, 't', ARGV[2], 'd', ARGV[3])
+  redis.call('XTRIM', KEYS[i], 'MINID', min_id)
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], id, 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[3], 'g', ARGV[4])
+return id
+`;
+
+const EVENT = 'e';
+const BATCH = 1000;
+const ZERO = { ms: 0, seq: 0 };
+const DISCONNECT = 'x';
+
+/**
+ * The broker over Redis: publishing is one Lua script (id, history, log), and
+ * each instance tails the log with one blocking read, so it sees every event
+ * once, in id order, and after an outage carries on from where it was.
+ */
+export class RedisBroker extends Broker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisBroker.name);
+  private readonly append: RedisScript;
+  private listener?: BrokerListener;
+  private reader?: Redis;
+  private stopped = false;
+  private tailing?: Promise<void>;
+  /** The id of the last log entry handled here. */
+  private cursor = '0-0';
+  /** The data set's origin when tailing began: a new one means Redis lost its data. */
+  private origin: string | null = null;
+
+  constructor(
+    private readonly backplane: RedisBackplane,
+    private readonly history: { maxEvents: number; ttlMs: number },
+  ) {
+    super();
+    this.append = backplane.script('sseAppend', APPEND);
+  }
+
+  listen(listener: BrokerListener): void {
+    this.listener = listener;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const { client, keys } = this.backplane;
+    // The log may be empty or trimmed: start after the newest id issued.
+    [this.cursor, this.origin] = await Promise.all([
+      client.get(keys.lastId).then((id) => id ?? '0-0'),
+      client.get(keys.origin),
+    ]);
+    this.reader = this.backplane.createReader();
+    this.tailing = this.tail(this.reader);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.reader?.disconnect();
+    await this.tailing;
+  }
+
+  async publish(target: PublishTarget, type: string, data: string): Promise<PublishedEvent> {
+    const id = await this.run(EVENT, target, type, data, historyKeysOf(target).map((key) => this.backplane.keys.history(key)));
+    return createPublishedEvent(parseEventId(id)!, target, type, data);
+  }
+
+  async disconnect(userId: string): Promise<void> {
+    await this.run(DISCONNECT, { userIds: [userId] }, '', '', []);
+  }
+
+  private async run(kind: string, target: PublishTarget, type: string, data: string, streams: string[]): Promise<string> {
+    const { keys, options } = this.backplane;
+    return (await this.append(
+      [keys.lastId, keys.origin, keys.log, ...streams],
+      [kind, type, data, JSON.stringify(target), this.history.maxEvents, this.history.ttlMs, options.logMaxLength],
+    )) as string;
+  }
+
+  private async tail(reader: Redis): Promise<void> {
+    const { log } = this.backplane.keys;
+    let failing = false;
+    while (!this.stopped) {
+      try {
+        const reply = (await reader.xread('COUNT', BATCH, 'BLOCK', 5000, 'STREAMS', log, this.cursor)) as
+          | [string, [string, string[]][]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (failing || entries.length === BATCH) await this.checkForGap(reader);
+        if (failing) this.logger.log('Reading the event log again');
+        failing = false;
+        for (const [id, fields] of entries) {
+          this.cursor = id;
+          this.handle(id, fields);
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        if (!failing) this.logger.warn(`Cannot read the event log: ${(err as Error).message}; retrying`);
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /**
+   * After an outage, or when far behind: entries trimmed from the log before
+   * they were read here, or a Redis that lost its data, mean events this
+   * instance's streams never got. Their clients resume from the history instead.
+   */
+  private async checkForGap(reader: Redis): Promise<void> {
+    const { log, origin } = this.backplane.keys;
+    const [info, currentOrigin] = await Promise.all([
+      reader.xinfo('STREAM', log).catch(() => null) as Promise<unknown[] | null>,
+      reader.get(origin),
+    ]);
+    const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1]) : '0-0';
+    const trimmedPast = comparePositions(parseEventId(deleted) ?? ZERO, parseEventId(this.cursor) ?? ZERO) > 0;
+    const lostData = this.origin !== null && currentOrigin !== this.origin;
+    this.origin = currentOrigin;
+    if (trimmedPast || lostData) {
+      this.logger.warn(`Events may have been missed (${lostData ? 'Redis lost its data' : 'the log was trimmed'}); ending streams so clients resume`);
+      this.listener?.onGap();
+    }
+  }
+
+  private handle(id: string, fields: string[]): void {
+    const entry: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
+    const target = JSON.parse(entry.g) as PublishTarget;
+    if (entry.k === DISCONNECT) {
+      if ('userIds' in target) target.userIds.forEach((userId) => this.listener?.onDisconnect(userId));
+    } else {
+      this.listener?.onEvent(createPublishedEvent(parseEventId(id)!, target, entry.t, entry.d));
+    }
+  }
+}
