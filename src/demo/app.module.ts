@@ -19,7 +19,14 @@ export class AppModule {
             maxConnectionsPerUser: config.maxConnectionsPerUser,
             heartbeatMs: config.heartbeatMs,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
-            redis: config.redisUrl ? { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } : undefined,
+            redis: config.redisUrl
+              ? {
+                  url: config.redisUrl,
+                  keyPrefix: config.redisKeyPrefix,
+                  leaseTtlMs: config.redisLeaseTtlMs,
+                  waitForConnection: config.redisWait,
+                }
+              : undefined,
             canReadTopic: (principal, topic) =>
               !topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'),
           }),

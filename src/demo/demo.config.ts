@@ -1,6 +1,10 @@
+export type HttpAdapterName = 'express' | 'fastify';
+
 /** The demo app's settings, read from the environment. */
 export interface DemoConfig {
   port: number;
+  /** The HTTP platform Nest runs on. */
+  adapter: HttpAdapterName;
   jwtSecret: string;
   maxConnectionsPerUser: number;
   heartbeatMs: number;
@@ -10,6 +14,10 @@ export interface DemoConfig {
   /** Run over Redis when set (fan-out, history and limits shared by every instance). */
   redisUrl?: string;
   redisKeyPrefix: string;
+  /** How soon the slots of an instance that died are freed (ms). */
+  redisLeaseTtlMs: number;
+  /** Wait for Redis at startup instead of failing. */
+  redisWait: boolean;
 }
 
 export const DEVELOPMENT_JWT_SECRET = 'development-secret-do-not-use-in-production';
@@ -27,8 +35,13 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     warn('JWT_SECRET is not set: using a development secret. Never do this in production.');
     jwtSecret = DEVELOPMENT_JWT_SECRET;
   }
+  const adapter = env.HTTP_ADAPTER || 'express';
+  if (adapter !== 'express' && adapter !== 'fastify') {
+    throw new Error(`HTTP_ADAPTER must be express or fastify, got "${adapter}"`);
+  }
   return {
     port: integer(env, 'PORT', 3000, 0),
+    adapter,
     jwtSecret,
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
@@ -40,6 +53,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     historyTtlMs: integer(env, 'SSE_HISTORY_TTL_MS', 3_600_000),
     redisUrl: env.REDIS_URL || undefined,
     redisKeyPrefix: env.SSE_REDIS_PREFIX || 'sse:',
+    redisLeaseTtlMs: integer(env, 'SSE_REDIS_LEASE_TTL_MS', 30_000),
+    redisWait: env.SSE_REDIS_WAIT === 'true',
   };
 }
 

@@ -1,6 +1,7 @@
 import {
   type BeforeApplicationShutdown,
   ForbiddenException,
+  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -106,7 +107,9 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
         `The event data is ${serialized.length} characters of JSON; at most ${this.options.maxEventDataLength} are allowed`,
       );
     }
-    const event = await this.broker.publish(recipients, type, serialized);
+    const event = await this.unlessUnavailable('Events cannot be published', () =>
+      this.broker.publish(recipients, type, serialized),
+    );
     return event.message.id;
   }
 
@@ -152,14 +155,27 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
   /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open. */
   async closeUser(userId: string): Promise<number> {
     assertSseName('user id', userId);
-    const open = await this.limiter.held(userId);
-    await this.broker.disconnect(userId);
-    return open;
+    return this.unlessUnavailable('Streams cannot be closed', async () => {
+      const open = await this.limiter.held(userId);
+      await this.broker.disconnect(userId);
+      return open;
+    });
   }
 
   /** Open streams and users, counted by their connection slots. */
   stats(): Promise<SseStats> {
-    return this.limiter.usage();
+    return this.unlessUnavailable('Stats cannot be read', () => this.limiter.usage());
+  }
+
+  /** A failure of the shared store (Redis away) is a 503 to the caller, not a 500. */
+  private async unlessUnavailable<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (err instanceof HttpException) throw err;
+      this.logger.warn(`${what}: ${(err as Error).message}`);
+      throw new ServiceUnavailableException(`${what} right now; retry shortly`);
+    }
   }
 
   private readableTopics(principal: Principal, requested: readonly string[]): string[] {

@@ -86,22 +86,29 @@ export class RedisBackplane implements OnApplicationShutdown {
       !options.client,
     );
     const where = options.client ? 'the given client' : redactedUrl(url);
-    if (backplane.ownsClient) backplane.reportOutages(where);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (client.status === 'wait') await client.connect();
-        await client.ping();
-        logger.log(`Connected to Redis at ${where}, key prefix "${backplane.keys.prefix}"`);
-        return backplane;
-      } catch (err) {
-        const reason = (err as Error).message;
-        if (!backplane.options.waitForConnection) {
-          if (backplane.ownsClient) client.disconnect();
-          throw new Error(`Redis at ${where} is unreachable (${reason}); start it or set waitForConnection`);
+    // ioredis reports why it cannot connect on 'error'; its promises only say "closed".
+    let lastError = 'no answer';
+    const noteError = (err: Error) => (lastError = err.message);
+    client.on('error', noteError);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (client.status === 'wait') await client.connect();
+          await client.ping();
+          logger.log(`Connected to Redis at ${where}, key prefix "${backplane.keys.prefix}"`);
+          if (backplane.ownsClient) backplane.reportOutages(where);
+          return backplane;
+        } catch {
+          if (!backplane.options.waitForConnection) {
+            if (backplane.ownsClient) client.disconnect();
+            throw new RedisUnavailableError(`Redis at ${where} is unreachable (${lastError}); start it, or set waitForConnection to wait for it`);
+          }
+          if (attempt === 1 || attempt % 20 === 0) logger.warn(`Waiting for Redis at ${where} (${lastError})`);
+          await new Promise((resolve) => setTimeout(resolve, 500));
         }
-        if (attempt === 1 || attempt % 10 === 0) logger.warn(`Waiting for Redis at ${where}: ${reason}`);
-        await new Promise((resolve) => setTimeout(resolve, 500));
       }
+    } finally {
+      client.off('error', noteError);
     }
   }
 
@@ -144,6 +151,16 @@ export class RedisBackplane implements OnApplicationShutdown {
     for (const reader of this.readers) reader.disconnect();
     this.readers.clear();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+/** An operator's problem, not a bug: its message says all, so it is logged without a stack trace. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+
+  constructor(message: string) {
+    super(message);
+    this.stack = `${this.name}: ${message}`;
   }
 }
 

@@ -17,6 +17,7 @@ export interface DemoServer {
 
 export const TEST_CONFIG: DemoConfig = {
   port: 0,
+  adapter: 'express',
   jwtSecret: TEST_JWT_SECRET,
   maxConnectionsPerUser: 5,
   heartbeatMs: 15_000,
@@ -24,6 +25,8 @@ export const TEST_CONFIG: DemoConfig = {
   historySize: 1000,
   historyTtlMs: 3_600_000,
   redisKeyPrefix: 'sse:',
+  redisLeaseTtlMs: 30_000,
+  redisWait: false,
 };
 
 /** The demo app, in this process, listening on a real HTTP server. */
