@@ -21,7 +21,7 @@ import { normalizeTarget, type PublishTarget } from './publish-target.js';
 import { SSE_OPTIONS } from './sse.constants.js';
 import { assertPublishableType, assertSseName, InvalidSseInputError } from './sse-name.js';
 import type { ResolvedSseOptions } from './sse.options.js';
-import { StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
+import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
 import { SubscriberRegistry } from './subscriber-registry.js';
 
 export interface StreamOptions {
@@ -29,6 +29,12 @@ export interface StreamOptions {
   topics?: readonly string[];
   /** The id of the last event the client received (`Last-Event-ID`): the stream resumes after it. */
   lastEventId?: string;
+  /** Whether the stream carries the events published to the principal's user (default true). */
+  userEvents?: boolean;
+  /** Whether it carries broadcasts (default true). */
+  broadcasts?: boolean;
+  /** Whether it begins with `sse.ready` (default true); without it, its first event carries `retry:`. */
+  ready?: boolean;
 }
 
 /** Open streams and connected users, across every instance and for each. */
@@ -138,8 +144,13 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     if (this.stopping) throw new ServiceUnavailableException('The server is shutting down');
     const topics = this.readableTopics(principal, options.topics ?? []);
     const lastEventId = options.lastEventId || undefined;
+    const scope: StreamScope = {
+      userEvents: options.userEvents ?? true,
+      broadcasts: options.broadcasts ?? true,
+      ready: options.ready ?? true,
+    };
     return new Observable<MessageEvent>((sink) => {
-      const subscriber = new StreamSubscriber(principal, topics, sink, this.settings);
+      const subscriber = new StreamSubscriber(principal, topics, sink, this.settings, scope);
       // Registered and placed in the same step: every event dispatched from now on is after `from`.
       this.registry.add(subscriber);
       const from = this.watermark;

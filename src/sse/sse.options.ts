@@ -10,7 +10,10 @@ export interface SseAuthOptions {
   jwt?: JwtOptions;
   /** Your own verifier, in place of the JWT one. */
   verifier?: TokenVerifier;
-  /** Also read the token from this cookie (for native `EventSource` with `withCredentials`). Off by default. */
+  /**
+   * Also read the token from this cookie (for native `EventSource` with `withCredentials`), on GET and HEAD
+   * requests only, so that a cross-site form cannot use it to change anything. Off by default.
+   */
   cookie?: string;
   /** Also read the token from the `access_token` query parameter. Off by default: URLs end up in logs. */
   queryParameter?: boolean;

@@ -20,6 +20,18 @@ export interface SubscriberSettings {
   readonly maxHeldEvents: number;
 }
 
+/** What a stream carries besides its topics. */
+export interface StreamScope {
+  /** Events published to the principal's user. */
+  readonly userEvents: boolean;
+  /** Broadcasts. */
+  readonly broadcasts: boolean;
+  /** Whether the stream begins with `sse.ready`; without it, its first event carries `retry:`. */
+  readonly ready: boolean;
+}
+
+export const FULL_SCOPE: StreamScope = Object.freeze({ userEvents: true, broadcasts: true, ready: true });
+
 export interface Loss {
   readonly reason: LossReason;
   readonly lastEventId: string;
@@ -36,14 +48,21 @@ export class StreamSubscriber {
   /** Live events that arrived before the stream started. */
   private held: PublishedEvent[] | undefined = [];
   private readonly expiry?: NodeJS.Timeout;
+  /** Nothing written yet: the first write must carry `retry:`. */
+  private fresh = true;
 
   constructor(
     readonly principal: Principal,
     readonly topics: readonly string[],
     private readonly sink: Subscriber<MessageEvent>,
     private readonly settings: SubscriberSettings,
+    readonly scope: StreamScope = FULL_SCOPE,
   ) {
-    this.keys = [userHistoryKey(principal.userId), ...topics.map(topicHistoryKey), BROADCAST_HISTORY_KEY];
+    this.keys = [
+      ...(scope.userEvents ? [userHistoryKey(principal.userId)] : []),
+      ...topics.map(topicHistoryKey),
+      ...(scope.broadcasts ? [BROADCAST_HISTORY_KEY] : []),
+    ];
     if (principal.expiresAt !== undefined) {
       const delay = principal.expiresAt - Date.now();
       // A stream outlives its token by no more than the token itself could.
@@ -56,20 +75,17 @@ export class StreamSubscriber {
   }
 
   /**
-   * Opens the stream at `from`: the ready event (the first write, with `retry:`),
-   * a loss event when the client's cursor could not be honoured, the replay, then
-   * whatever arrived live meanwhile and was not in the replay.
+   * Opens the stream at `from`: the ready event, a loss event when the client's
+   * cursor could not be honoured, the replay, then whatever arrived live
+   * meanwhile and was not in the replay.
    */
   start(from: EventPosition, replay: readonly PublishedEvent[], loss?: Loss): void {
     const id = formatEventId(from);
     this.position = from;
-    this.sink.next({
-      id,
-      type: READY_EVENT,
-      retry: this.settings.retryMs,
-      data: JSON.stringify({ heartbeatMs: this.settings.heartbeatMs }),
-    });
-    if (loss) this.sink.next({ id, type: LOSS_EVENT, data: JSON.stringify(loss) });
+    if (this.scope.ready) {
+      this.write({ id, type: READY_EVENT, data: JSON.stringify({ heartbeatMs: this.settings.heartbeatMs }) });
+    }
+    if (loss) this.write({ id, type: LOSS_EVENT, data: JSON.stringify(loss) });
     for (const event of replay) this.send(event);
     const held = this.held!;
     this.held = undefined;
@@ -83,13 +99,14 @@ export class StreamSubscriber {
   }
 
   heartbeat(): void {
-    if (!this.held) this.sink.next(HEARTBEAT);
+    // A comment cannot carry `retry:` (Nest would number it), so none comes first.
+    if (!this.held && !this.fresh) this.sink.next(HEARTBEAT);
   }
 
   /** Ends the stream and tells the client not to reconnect. */
   close(reason: string): void {
     if (this.position && !this.sink.closed) {
-      this.sink.next({ id: formatEventId(this.position), type: CLOSE_EVENT, data: JSON.stringify({ reason }) });
+      this.write({ id: formatEventId(this.position), type: CLOSE_EVENT, data: JSON.stringify({ reason }) });
     }
     this.end();
   }
@@ -110,6 +127,16 @@ export class StreamSubscriber {
   private send(event: PublishedEvent): void {
     if (comparePositions(event.position, this.position!) <= 0) return;
     this.position = event.position;
-    this.sink.next(event.message);
+    this.write(event.message);
+  }
+
+  /** Every event goes out here; the first one also carries `retry:`. */
+  private write(message: MessageEvent): void {
+    if (this.fresh) {
+      this.fresh = false;
+      this.sink.next({ ...message, retry: this.settings.retryMs });
+    } else {
+      this.sink.next(message);
+    }
   }
 }

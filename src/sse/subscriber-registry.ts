@@ -3,7 +3,9 @@ import type { StreamSubscriber } from './stream-subscriber.js';
 
 /**
  * The streams of this instance, indexed by user and by topic, so that an event
- * reaches its recipients without looking at anyone else's stream.
+ * reaches its recipients without looking at anyone else's stream. Every stream
+ * is indexed by its user (so that closing a user closes them all), whether or
+ * not it carries the user's events.
  */
 export class SubscriberRegistry implements Iterable<StreamSubscriber> {
   private readonly byUser = new Map<string, Set<StreamSubscriber>>();
@@ -25,11 +27,13 @@ export class SubscriberRegistry implements Iterable<StreamSubscriber> {
   dispatch(event: PublishedEvent): void {
     const { target } = event;
     if ('userIds' in target) {
-      for (const userId of target.userIds) this.byUser.get(userId)?.forEach((s) => s.deliver(event));
+      for (const userId of target.userIds) {
+        this.byUser.get(userId)?.forEach((s) => s.scope.userEvents && s.deliver(event));
+      }
     } else if ('topic' in target) {
       this.byTopic.get(target.topic)?.forEach((s) => s.deliver(event));
     } else {
-      this.everyone.forEach((s) => s.deliver(event));
+      this.everyone.forEach((s) => s.scope.broadcasts && s.deliver(event));
     }
   }
 

@@ -14,6 +14,7 @@ import type { ResolvedSseOptions } from './sse.options.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
 
 interface IncomingRequest {
+  method?: string;
   headers: Record<string, string | string[] | undefined>;
   query?: Record<string, unknown>;
   [PRINCIPAL_KEY]?: Principal;
@@ -73,7 +74,9 @@ export class TokenAuthGuard implements CanActivate {
       return BEARER.exec(header)?.[1] ?? '';
     }
     const { cookie: cookieName, queryParameter } = this.options.auth;
-    if (cookieName && typeof request.headers.cookie === 'string') {
+    // A browser sends cookies with cross-site requests too: they authenticate reading a stream, never a change.
+    const safe = request.method === 'GET' || request.method === 'HEAD';
+    if (cookieName && safe && typeof request.headers.cookie === 'string') {
       const fromCookie = parseCookie(request.headers.cookie)[cookieName];
       if (fromCookie) return fromCookie;
     }
