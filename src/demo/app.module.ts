@@ -1,11 +1,21 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { SseModule } from '../sse/index.js';
-import type { DemoConfig } from './demo.config.js';
+import { type Principal, SseModule } from '../sse/index.js';
+import { ChatModule } from './chat/chat.module.js';
+import { isOwnChatTopic } from './chat/chat.service.js';
+import { DEMO_CONFIG } from './demo.constants.js';
+import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
+import { DemoTokenController } from './demo-token.controller.js';
 import { NotificationsController } from './notifications.controller.js';
+import { PageController } from './page.controller.js';
 import { StreamController } from './stream.controller.js';
 
 /** Topics whose name starts with this are for admins only. */
 export const ADMIN_TOPIC_PREFIX = 'admin';
+
+/** Chat topics are their owner's; `admin…` topics are admins'; any other topic is anyone's. */
+function canReadTopic(principal: Principal, topic: string): boolean {
+  return isOwnChatTopic(principal, topic) ?? (!topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'));
+}
 
 @Module({})
 export class AppModule {
@@ -14,11 +24,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         SseModule.forRootAsync({
+          isGlobal: true,
           useFactory: () => ({
-            auth: { jwt: { secret: config.jwtSecret } },
+            auth: { jwt: { secret: config.jwtSecret }, cookie: TOKEN_COOKIE },
             maxConnectionsPerUser: config.maxConnectionsPerUser,
             heartbeatMs: config.heartbeatMs,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
+            canReadTopic,
             redis: config.redisUrl
               ? {
                   url: config.redisUrl,
@@ -27,12 +39,21 @@ export class AppModule {
                   waitForConnection: config.redisWait,
                 }
               : undefined,
-            canReadTopic: (principal, topic) =>
-              !topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'),
           }),
         }),
+        ChatModule.register({
+          tokenDelayMs: config.chatTokenDelayMs,
+          detachedGraceMs: config.chatDetachedGraceMs,
+          keepMs: config.historyTtlMs,
+        }),
       ],
-      controllers: [StreamController, NotificationsController],
+      controllers: [
+        StreamController,
+        NotificationsController,
+        PageController,
+        ...(config.demoTokens ? [DemoTokenController] : []),
+      ],
+      providers: [{ provide: DEMO_CONFIG, useValue: config }],
     };
   }
 }

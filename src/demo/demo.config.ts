@@ -18,9 +18,18 @@ export interface DemoConfig {
   redisLeaseTtlMs: number;
   /** Wait for Redis at startup instead of failing. */
   redisWait: boolean;
+  /** Serve `POST /demo/token`, which signs a short-lived token for any user name: never in production. */
+  demoTokens: boolean;
+  /** Delay between the words of the canned chat model (ms). */
+  chatTokenDelayMs: number;
+  /** How long an answer with no reader keeps being written, waiting for a resume (ms). */
+  chatDetachedGraceMs: number;
 }
 
 export const DEVELOPMENT_JWT_SECRET = 'development-secret-do-not-use-in-production';
+
+/** The cookie that carries the token for a native `EventSource` (read on GET streams only). */
+export const TOKEN_COOKIE = 'sse_token';
 
 /**
  * Reads the settings; throws with a message fit for an operator when one is
@@ -55,6 +64,9 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     redisKeyPrefix: env.SSE_REDIS_PREFIX || 'sse:',
     redisLeaseTtlMs: integer(env, 'SSE_REDIS_LEASE_TTL_MS', 30_000),
     redisWait: env.SSE_REDIS_WAIT === 'true',
+    demoTokens: env.DEMO_TOKENS === undefined ? env.NODE_ENV !== 'production' : env.DEMO_TOKENS === 'true',
+    chatTokenDelayMs: integer(env, 'CHAT_TOKEN_DELAY_MS', 80, 0),
+    chatDetachedGraceMs: integer(env, 'CHAT_DETACHED_GRACE_MS', 15_000),
   };
 }
 

@@ -44,7 +44,8 @@ export class InMemoryHistoryStore extends HistoryStore {
     this.last = event.position;
     for (const key of historyKeysOf(target)) {
       let log = this.logs.get(key);
-      if (!log) this.logs.set(key, (log = { events: [] }));
+      // A key whose log was swept away still owes a loss report for what went with it.
+      if (!log) this.logs.set(key, (log = { events: [], evictedUpTo: this.forgottenUpTo }));
       log.events.push(event);
       if (log.events.length > this.limits.maxEvents) this.evict(log, log.events.length - this.limits.maxEvents);
     }

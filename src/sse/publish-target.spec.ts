@@ -3,6 +3,7 @@ import {
   historyKeysOf,
   normalizeTarget,
   type PublishTarget,
+  targetOfHistoryKey,
   topicHistoryKey,
   userHistoryKey,
 } from './publish-target.js';
@@ -99,6 +100,21 @@ describe('publish-target', () => {
       const [userKey] = historyKeysOf({ userIds: ['x'] });
       const [topicKey] = historyKeysOf({ topic: 'x' });
       expect(userKey).not.toBe(topicKey);
+    });
+  });
+
+  describe('targetOfHistoryKey', () => {
+    it.each<PublishTarget>([
+      { userIds: ['alice'] },
+      { userIds: ['tenant:7:user:1'] },
+      { userIds: ['all'] },
+      { topic: 'orders' },
+      { topic: 'user:alice' },
+      { topic: 'all' },
+      { broadcast: true },
+    ])('gives back the target of the key of %o', (target) => {
+      const [key] = historyKeysOf(target);
+      expect(targetOfHistoryKey(key)).toEqual(target);
     });
   });
 });

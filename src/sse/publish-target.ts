@@ -8,6 +8,9 @@ export type PublishTarget =
 
 /** Checks a target and drops repeated user ids, so that each recipient gets an event once. */
 export function normalizeTarget(target: PublishTarget): PublishTarget {
+  if (typeof target !== 'object' || target === null) {
+    throw new InvalidSseInputError('A target is { userIds }, { topic } or { broadcast: true }');
+  }
   if ('userIds' in target) {
     if (!Array.isArray(target.userIds) || target.userIds.length === 0) {
       throw new InvalidSseInputError('userIds must be a non-empty array');

@@ -11,8 +11,8 @@ export const CLOSE_EVENT = 'sse.close';
 /** Sent when a resumed stream cannot replay everything missed: the client should refetch its state. */
 export const LOSS_EVENT = 'sse.loss';
 
-/** Where the guard leaves the principal for the rest of the request. */
-export const PRINCIPAL_KEY = 'user';
+/** Where the guard leaves the principal it verified, for the rest of the request. */
+export const PRINCIPAL_KEY = Symbol('sse:principal');
 
 /** Metadata of `@RequireRoles()`. */
 export const REQUIRED_ROLES = 'sse:required-roles';

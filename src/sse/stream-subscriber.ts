@@ -47,7 +47,7 @@ export class StreamSubscriber {
   private position?: EventPosition;
   /** Live events that arrived before the stream started. */
   private held: PublishedEvent[] | undefined = [];
-  private readonly expiry?: NodeJS.Timeout;
+  private expiry?: NodeJS.Timeout;
   /** Nothing written yet: the first write must carry `retry:`. */
   private fresh = true;
 
@@ -63,11 +63,7 @@ export class StreamSubscriber {
       ...topics.map(topicHistoryKey),
       ...(scope.broadcasts ? [BROADCAST_HISTORY_KEY] : []),
     ];
-    if (principal.expiresAt !== undefined) {
-      const delay = principal.expiresAt - Date.now();
-      // A stream outlives its token by no more than the token itself could.
-      if (delay < MAX_TIMER_DELAY) this.expiry = setTimeout(() => this.end(), Math.max(0, delay));
-    }
+    if (principal.expiresAt !== undefined) this.endAt(principal.expiresAt);
   }
 
   get userId(): string {
@@ -122,6 +118,15 @@ export class StreamSubscriber {
 
   dispose(): void {
     clearTimeout(this.expiry);
+  }
+
+  /** Ends the stream when its token expires, in steps where that is further off than one timer can wait. */
+  private endAt(expiresAt: number): void {
+    const delay = expiresAt - Date.now();
+    this.expiry =
+      delay > MAX_TIMER_DELAY
+        ? setTimeout(() => this.endAt(expiresAt), MAX_TIMER_DELAY)
+        : setTimeout(() => this.end(), Math.max(0, delay));
   }
 
   private send(event: PublishedEvent): void {

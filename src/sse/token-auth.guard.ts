@@ -18,6 +18,7 @@ interface IncomingRequest {
   headers: Record<string, string | string[] | undefined>;
   query?: Record<string, unknown>;
   [PRINCIPAL_KEY]?: Principal;
+  user?: unknown;
 }
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
@@ -44,9 +45,11 @@ export class TokenAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<IncomingRequest>();
-    // Another instance of this guard (class and route level) has already verified it.
+    // Another instance of this guard (class and route level) has already verified it. Only a principal
+    // verified here is trusted: `req.user` may have been set by something else (a passport session).
     const principal = request[PRINCIPAL_KEY] ?? (await this.authenticate(request, http.getResponse()));
     request[PRINCIPAL_KEY] = principal;
+    request.user = principal;
     const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [
       context.getHandler(),
       context.getClass(),

@@ -27,6 +27,9 @@ export const TEST_CONFIG: DemoConfig = {
   redisKeyPrefix: 'sse:',
   redisLeaseTtlMs: 30_000,
   redisWait: false,
+  demoTokens: false,
+  chatTokenDelayMs: 20,
+  chatDetachedGraceMs: 2_000,
 };
 
 /** The demo app, in this process, listening on a real HTTP server. */

@@ -1,0 +1,34 @@
+import { Body, Controller, Delete, HttpCode, HttpStatus, type MessageEvent, Param, RequestMethod } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { Authenticated, CurrentPrincipal, LastEventId, type Principal, SseRoute } from '../../sse/index.js';
+import { ChatRequestDto } from './chat-request.dto.js';
+import { ChatService } from './chat.service.js';
+
+@Controller('chat')
+export class ChatController {
+  constructor(private readonly chat: ChatService) {}
+
+  /** Asks the model; the answer streams back: `chat` (its id), `token`s, then `done`, `error` or `cancelled`. */
+  @SseRoute('', { method: RequestMethod.POST })
+  ask(@CurrentPrincipal() principal: Principal, @Body() body: ChatRequestDto): Observable<MessageEvent> {
+    return this.chat.ask(principal, body.message);
+  }
+
+  /** Resumes one of the caller's answers after `Last-Event-ID`, to its end. */
+  @SseRoute(':id')
+  resume(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @LastEventId() lastEventId: string | undefined,
+  ): Observable<MessageEvent> {
+    return this.chat.resume(principal, id, lastEventId);
+  }
+
+  /** Stops writing an answer at once. */
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @Authenticated()
+  cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string): void {
+    this.chat.cancel(principal, id);
+  }
+}

@@ -1,0 +1,57 @@
+import { Body, Controller, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { serialize } from 'cookie';
+import { SignJWT } from 'jose';
+import { IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { DEMO_CONFIG } from './demo.constants.js';
+import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
+
+const TOKEN_TTL_SECONDS = 3600;
+
+export class DemoTokenRequestDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  @Matches(/^[\w.@-]+$/, { message: 'userId may hold letters, digits and . _ @ - only' })
+  userId!: string;
+
+  @IsOptional()
+  @IsBoolean()
+  admin?: boolean;
+}
+
+/**
+ * Signs a short-lived token for any user name, so that the demo page can sign
+ * in without an identity provider. Registered only when `DEMO_TOKENS` allows it.
+ */
+@Controller('demo')
+export class DemoTokenController {
+  constructor(
+    @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  @Post('token')
+  @HttpCode(HttpStatus.OK)
+  async issue(
+    @Body() body: DemoTokenRequestDto,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<{ token: string; expiresAt: number }> {
+    const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_TTL_SECONDS;
+    const token = await new SignJWT({ roles: body.admin ? ['admin'] : [] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(body.userId)
+      .setIssuedAt()
+      .setExpirationTime(expiresAt)
+      .sign(new TextEncoder().encode(this.config.jwtSecret));
+    // For a native EventSource, which cannot send headers: HttpOnly, and same-site requests only.
+    const cookie = serialize(TOKEN_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      maxAge: TOKEN_TTL_SECONDS,
+    });
+    this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', cookie);
+    return { token, expiresAt: expiresAt * 1000 };
+  }
+}

@@ -1,0 +1,2 @@
+/** Injection token of the demo app's `DemoConfig`. */
+export const DEMO_CONFIG = Symbol('DEMO_CONFIG');

@@ -1,0 +1,498 @@
+import { afterEach, jest } from '@jest/globals';
+import {
+  BadRequestException,
+  ForbiddenException,
+  HttpStatus,
+  type MessageEvent,
+  PayloadTooLargeException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { InMemoryHistoryStore } from './in-memory-history.store.js';
+import { LocalBroker } from './local.broker.js';
+import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
+import { CLOSED_BY_SERVER, NotificationService, type StreamOptions } from './notification.service.js';
+import type { Principal } from './principal.js';
+import { InvalidSseInputError } from './sse-name.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from './sse.constants.js';
+import { resolveOptions, type SseModuleOptions } from './sse.options.js';
+import type { SubscriberRegistry } from './subscriber-registry.js';
+
+type Overrides = Omit<SseModuleOptions, 'auth'>;
+
+const services: NotificationService[] = [];
+
+async function createService(overrides: Overrides = {}) {
+  const options = resolveOptions({ auth: { jwt: { secret: 'unused-in-these-tests' } }, instanceId: 'unit', ...overrides });
+  const history = new InMemoryHistoryStore(options.history);
+  const limiter = new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId);
+  const service = new NotificationService(options, history, new LocalBroker(history), limiter);
+  await service.onModuleInit();
+  services.push(service);
+  /**
+   * Opens a stream as the route would: ConnectionLimitGuard takes a slot, released
+   * when the response closes (here: when the stream ends or is unsubscribed).
+   */
+  const open = async (who: Principal, streamOptions?: StreamOptions) => {
+    const slot = await limiter.acquire(who.userId);
+    if (!slot.granted) throw new Error('no slot');
+    const watched = watch(service.stream(who, streamOptions));
+    watched.subscription.add(() => void slot.lease.release());
+    return watched;
+  };
+  return { service, history, options, limiter, open };
+}
+
+function principal(userId: string, roles: string[] = []): Principal {
+  return { userId, roles, claims: { sub: userId } };
+}
+
+/** Subscribes and records what the client would see. */
+function watch(stream$: Observable<MessageEvent>) {
+  const messages: MessageEvent[] = [];
+  const state = { completed: false, error: undefined as unknown };
+  const subscription = stream$.subscribe({
+    next: (message) => messages.push(message),
+    complete: () => (state.completed = true),
+    error: (err) => (state.error = err),
+  });
+  return {
+    messages,
+    state,
+    subscription,
+    /** The application events, without the module's own. */
+    events: () => messages.filter((m) => typeof m.type === 'string' && !m.type.startsWith('sse.')),
+    types: () => messages.map((m) => m.type ?? 'comment'),
+  };
+}
+
+/** Lets pending promise continuations (a resume's read) run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+afterEach(() => {
+  for (const service of services.splice(0)) service.beforeApplicationShutdown();
+  jest.useRealTimers();
+});
+
+describe('NotificationService', () => {
+  describe('publish', () => {
+    it('resolves to the id of the event the streams receive', async () => {
+      const { service } = await createService();
+      const alice = watch(service.stream(principal('alice')));
+      const id = await service.publishToUser('alice', 'todo', { n: 1 });
+      expect(id).toMatch(/^\d+-\d+$/);
+      expect(alice.events()).toEqual([{ id, type: 'todo', data: '{"n":1}' }]);
+    });
+
+    it('gives the same event, with the same id, to every stream of the user, and nothing to others', async () => {
+      const { service } = await createService();
+      const first = watch(service.stream(principal('alice')));
+      const second = watch(service.stream(principal('alice')));
+      const bob = watch(service.stream(principal('bob')));
+      const id = await service.publishToUser('alice', 'todo', 'hello');
+      expect(first.events()).toEqual([{ id, type: 'todo', data: '"hello"' }]);
+      expect(second.events()).toEqual(first.events());
+      expect(bob.events()).toEqual([]);
+    });
+
+    it('sends to several users once each', async () => {
+      const { service } = await createService();
+      const alice = watch(service.stream(principal('alice')));
+      const bob = watch(service.stream(principal('bob')));
+      const carol = watch(service.stream(principal('carol')));
+      const id = await service.publishToUsers(['alice', 'bob', 'alice'], 'x', 1);
+      expect(alice.events().map((m) => m.id)).toEqual([id]);
+      expect(bob.events().map((m) => m.id)).toEqual([id]);
+      expect(carol.events()).toEqual([]);
+    });
+
+    it('delivers topic events to streams of that topic only, and broadcasts to all', async () => {
+      const { service } = await createService();
+      const reader = watch(service.stream(principal('alice'), { topics: ['orders'] }));
+      const other = watch(service.stream(principal('bob'), { topics: ['news'] }));
+      const plain = watch(service.stream(principal('carol')));
+      const orderId = await service.publishToTopic('orders', 'order.created', { id: 7 });
+      const allId = await service.broadcast('maintenance', { at: 'noon' });
+      expect(reader.events()).toEqual([
+        { id: orderId, type: 'order.created', data: '{"id":7}' },
+        { id: allId, type: 'maintenance', data: '{"at":"noon"}' },
+      ]);
+      expect(other.events().map((m) => m.id)).toEqual([allId]);
+      expect(plain.events().map((m) => m.id)).toEqual([allId]);
+    });
+
+    it('gives increasing ids', async () => {
+      const { service } = await createService();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await service.broadcast('n', i));
+      const positions = ids.map((id) => id.split('-').map(Number));
+      for (let i = 1; i < positions.length; i++) {
+        const [ms, seq] = positions[i];
+        const [prevMs, prevSeq] = positions[i - 1];
+        expect(ms > prevMs || (ms === prevMs && seq > prevSeq)).toBe(true);
+      }
+    });
+
+    it('refuses data past maxEventDataLength with 413, and accepts it at the limit', async () => {
+      const { service } = await createService({ maxEventDataLength: 20 });
+      const alice = watch(service.stream(principal('alice')));
+      // '"' + 18 characters + '"' is 20 characters of JSON.
+      await expect(service.publishToUser('alice', 'x', 'a'.repeat(18))).resolves.toMatch(/^\d+-\d+$/);
+      const err = await service.publishToUser('alice', 'x', 'a'.repeat(19)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PayloadTooLargeException);
+      expect((err as PayloadTooLargeException).getStatus()).toBe(HttpStatus.PAYLOAD_TOO_LARGE);
+      expect(alice.events()).toHaveLength(1);
+    });
+
+    it('refuses a reserved or malformed type, a bad target and unserializable data with 400, publishing nothing', async () => {
+      const { service } = await createService();
+      const alice = watch(service.stream(principal('alice')));
+      const attempts = [
+        service.publishToUser('alice', 'sse.close', {}),
+        service.publishToUser('alice', 'bad\ntype', {}),
+        service.publishToUser('alice\n', 'ok', {}),
+        service.publishToUsers([], 'ok', {}),
+        service.publishToTopic('a,b', 'ok', {}),
+        service.publishToUser('alice', 'ok', { big: 1n }),
+      ];
+      for (const attempt of attempts) {
+        const err = await attempt.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidSseInputError);
+        expect((err as BadRequestException).getStatus()).toBe(400);
+      }
+      expect(alice.events()).toEqual([]);
+    });
+  });
+
+  describe('stream', () => {
+    it('starts with the ready event at the newest position dispatched', async () => {
+      const { service, options } = await createService({ retryMs: 2500, heartbeatMs: 9000 });
+      const lastId = await service.broadcast('before', 1);
+      const alice = watch(service.stream(principal('alice')));
+      expect(alice.messages).toEqual([
+        { id: lastId, type: READY_EVENT, retry: 2500, data: JSON.stringify({ heartbeatMs: 9000 }) },
+      ]);
+      expect(options.retryMs).toBe(2500);
+    });
+
+    it('lets a client that only got the ready event resume from its id', async () => {
+      const { service } = await createService();
+      const first = watch(service.stream(principal('alice')));
+      const readyId = first.messages[0].id as string;
+      first.subscription.unsubscribe();
+      const missed = await service.publishToUser('alice', 'todo', 1);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId: readyId }));
+      await settle();
+      expect(resumed.events().map((m) => m.id)).toEqual([missed]);
+      expect(resumed.types()).not.toContain(LOSS_EVENT);
+    });
+
+    it('refuses a topic the principal may not read with 403', async () => {
+      const canReadTopic = jest.fn((p: Principal, topic: string) => p.roles.includes('admin') || topic !== 'secret');
+      const { service } = await createService({ canReadTopic });
+      const err = thrown(() => service.stream(principal('alice'), { topics: ['public', 'secret'] }));
+      expect(err).toBeInstanceOf(ForbiddenException);
+      expect((err as ForbiddenException).message).toContain('secret');
+      expect(canReadTopic).toHaveBeenCalledWith(expect.objectContaining({ userId: 'alice' }), 'secret');
+      expect(() => service.stream(principal('root', ['admin']), { topics: ['secret'] })).not.toThrow();
+    });
+
+    it('refuses more topics than allowed with 400, counting each topic once', async () => {
+      const { service } = await createService({ maxTopicsPerStream: 2 });
+      const err = thrown(() => service.stream(principal('alice'), { topics: ['a', 'b', 'c'] }));
+      expect(err).toBeInstanceOf(InvalidSseInputError);
+      expect((err as InvalidSseInputError).getStatus()).toBe(400);
+      expect(() => service.stream(principal('alice'), { topics: ['a', 'b', 'a', 'b'] })).not.toThrow();
+    });
+
+    it('refuses a malformed topic name with 400', async () => {
+      const { service } = await createService();
+      for (const topic of ['', 'a\nb', 'a,b']) {
+        expect(() => service.stream(principal('alice'), { topics: [topic] })).toThrow(InvalidSseInputError);
+      }
+    });
+
+    it('receives a topic event once even when the topic is asked for twice', async () => {
+      const { service } = await createService();
+      const alice = watch(service.stream(principal('alice'), { topics: ['t', 't'] }));
+      await service.publishToTopic('t', 'x', 1);
+      expect(alice.events()).toHaveLength(1);
+    });
+
+    it('gives a fresh stream only what is published after it opened, starting at the newest event', async () => {
+      const { service } = await createService();
+      const beforeId = await service.publishToUser('alice', 'todo', 'before');
+      const alice = watch(service.stream(principal('alice')));
+      const afterId = await service.publishToUser('alice', 'todo', 'after');
+      expect(alice.messages[0]).toMatchObject({ type: READY_EVENT, id: beforeId });
+      expect(alice.events().map((m) => m.id)).toEqual([afterId]);
+    });
+
+    it('counts streams and users by their connection slots', async () => {
+      const { service, open } = await createService();
+      expect(await service.stats()).toEqual({ streams: 0, users: 0, instances: [{ id: 'unit', streams: 0, users: 0 }] });
+      const a1 = await open(principal('alice'));
+      await open(principal('alice'), { topics: ['t'] });
+      const b = await open(principal('bob'));
+      expect(await service.stats()).toEqual({ streams: 3, users: 2, instances: [{ id: 'unit', streams: 3, users: 2 }] });
+      b.subscription.unsubscribe();
+      a1.subscription.unsubscribe();
+      expect(await service.stats()).toMatchObject({ streams: 1, users: 1 });
+    });
+
+    it('forgets a stream once unsubscribed', async () => {
+      const { service } = await createService();
+      const registry = (service as unknown as { registry: SubscriberRegistry }).registry;
+      const a1 = watch(service.stream(principal('alice'), { topics: ['t'] }));
+      const a2 = watch(service.stream(principal('alice')));
+      expect(registry.streamCount).toBe(2);
+      a1.subscription.unsubscribe();
+      expect(registry.streamCount).toBe(1);
+      a2.subscription.unsubscribe();
+      expect(registry.streamCount).toBe(0);
+      expect(registry.userCount).toBe(0);
+    });
+
+    it('sends heartbeats to open streams on the configured interval', async () => {
+      jest.useFakeTimers();
+      const { service } = await createService({ heartbeatMs: 1000 });
+      const alice = watch(service.stream(principal('alice')));
+      jest.advanceTimersByTime(999);
+      expect(alice.types()).toEqual([READY_EVENT]);
+      jest.advanceTimersByTime(1);
+      expect(alice.messages.at(-1)).toEqual({ comment: '' });
+      jest.advanceTimersByTime(2000);
+      expect(alice.types()).toEqual([READY_EVENT, 'comment', 'comment', 'comment']);
+    });
+  });
+
+  describe('resume', () => {
+    it('replays exactly the missed events, then continues live', async () => {
+      const { service } = await createService();
+      const first = watch(service.stream(principal('alice'), { topics: ['t'] }));
+      const seen = await service.publishToUser('alice', 'todo', 1);
+      first.subscription.unsubscribe();
+      const missed1 = await service.publishToUser('alice', 'todo', 2);
+      await service.publishToUser('bob', 'todo', 'not for alice');
+      const missed2 = await service.publishToTopic('t', 'topic', 3);
+      await service.publishToTopic('other', 'topic', 'not asked for');
+      const missed3 = await service.broadcast('all', 4);
+
+      const resumed = watch(service.stream(principal('alice'), { topics: ['t'], lastEventId: seen }));
+      await settle();
+      const live = await service.publishToUser('alice', 'todo', 5);
+
+      expect(resumed.messages[0]).toMatchObject({ type: READY_EVENT, id: seen });
+      expect(resumed.events().map((m) => m.id)).toEqual([missed1, missed2, missed3, live]);
+      expect(resumed.events().map((m) => m.data)).toEqual(['2', '3', '4', '5']);
+      expect(resumed.types()).not.toContain(LOSS_EVENT);
+    });
+
+    it('sends an event published while the stream opens exactly once', async () => {
+      const { service } = await createService();
+      const seen = await service.publishToUser('alice', 'todo', 1);
+      const missed = await service.publishToUser('alice', 'todo', 2);
+      // Published while the stream opens: it must arrive exactly once, whether replayed or sent live.
+      const racing = service.publishToUser('alice', 'todo', 3);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId: seen }));
+      const racingId = await racing;
+      await settle();
+      const live = await service.publishToUser('alice', 'todo', 4);
+      expect(resumed.events().map((m) => m.id)).toEqual([missed, racingId, live]);
+    });
+
+    it('holds events published while the replay is read and sends them after it', async () => {
+      const { service } = await createService();
+      const seen = await service.publishToUser('alice', 'todo', 1);
+      const missed = await service.publishToUser('alice', 'todo', 2);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId: seen }));
+      // Published before the resume has started the stream.
+      const during = service.publishToUser('alice', 'todo', 3);
+      await settle();
+      const duringId = await during;
+      expect(resumed.events().map((m) => m.id)).toEqual([missed, duringId]);
+    });
+
+    it('sends a loss event with reason "malformed" for an id it did not issue, then goes on live', async () => {
+      const { service } = await createService();
+      const lastId = await service.publishToUser('alice', 'todo', 1);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId: 'not-an-id' }));
+      await settle();
+      const live = await service.publishToUser('alice', 'todo', 2);
+      expect(resumed.messages.slice(0, 2)).toEqual([
+        expect.objectContaining({ type: READY_EVENT, id: lastId }),
+        { id: lastId, type: LOSS_EVENT, data: JSON.stringify({ reason: 'malformed', lastEventId: 'not-an-id' }) },
+      ]);
+      expect(resumed.events().map((m) => m.id)).toEqual([live]);
+    });
+
+    it.each([
+      ['restarted', '1-0'],
+      ['unknown', '99999999999999-0'],
+    ])('sends a loss event with reason "%s"', async (reason, lastEventId) => {
+      const { service } = await createService();
+      await service.publishToUser('alice', 'todo', 1);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId }));
+      await settle();
+      const loss = resumed.messages.find((m) => m.type === LOSS_EVENT);
+      expect(loss && JSON.parse(loss.data as string)).toEqual({ reason, lastEventId });
+      expect(resumed.events()).toEqual([]);
+    });
+
+    it('sends a loss event with reason "expired" when the history no longer has the missed events', async () => {
+      const { service } = await createService({ history: { maxEvents: 2 } });
+      const seen = await service.publishToUser('alice', 'todo', 0);
+      for (let i = 1; i <= 3; i++) await service.publishToUser('alice', 'todo', i);
+      const resumed = watch(service.stream(principal('alice'), { lastEventId: seen }));
+      await settle();
+      expect(resumed.types().slice(0, 2)).toEqual([READY_EVENT, LOSS_EVENT]);
+      expect(JSON.parse(resumed.messages[1].data as string)).toEqual({ reason: 'expired', lastEventId: seen });
+      expect(resumed.events()).toEqual([]);
+    });
+
+    it('treats an empty lastEventId as none', async () => {
+      const { service } = await createService();
+      const alice = watch(service.stream(principal('alice'), { lastEventId: '' }));
+      expect(alice.types()).toEqual([READY_EVENT]);
+    });
+  });
+
+  describe('scope', () => {
+    it('gives a stream without user events and broadcasts only its topics, and still closes it with its user', async () => {
+      const { service, open } = await createService();
+      const room = await open(principal('alice'), { topics: ['room'], userEvents: false, broadcasts: false });
+      const full = await open(principal('alice'), { topics: ['room'] });
+      const personal = await service.publishToUser('alice', 'dm', 1);
+      const everyone = await service.broadcast('news', 2);
+      const chat = await service.publishToTopic('room', 'chat', 3);
+      expect(room.events().map((m) => m.id)).toEqual([chat]);
+      expect(full.events().map((m) => m.id)).toEqual([personal, everyone, chat]);
+      expect(await service.closeUser('alice')).toBe(2);
+      expect(room.types().at(-1)).toBe(CLOSE_EVENT);
+      expect(room.state.completed).toBe(true);
+    });
+
+    it('resumes a scoped stream from its topics only', async () => {
+      const { service } = await createService();
+      const seen = await service.publishToTopic('room', 'chat', 0);
+      await service.publishToUser('alice', 'dm', 1);
+      await service.broadcast('news', 2);
+      const missed = await service.publishToTopic('room', 'chat', 3);
+      const resumed = watch(
+        service.stream(principal('alice'), { topics: ['room'], userEvents: false, broadcasts: false, lastEventId: seen }),
+      );
+      await settle();
+      expect(resumed.events().map((m) => m.id)).toEqual([missed]);
+    });
+
+    it('without the ready event, sends retry with the first event', async () => {
+      const { service, options } = await createService();
+      const alice = watch(service.stream(principal('alice'), { ready: false }));
+      expect(alice.messages).toEqual([]);
+      const id = await service.publishToUser('alice', 'todo', 1);
+      expect(alice.messages).toEqual([{ id, type: 'todo', data: '1', retry: options.retryMs }]);
+    });
+  });
+
+  describe('store outages', () => {
+    it('answers 503 when the broker cannot publish', async () => {
+      const options = resolveOptions({ auth: { jwt: { secret: 'x' } }, instanceId: 'unit' });
+      const history = new InMemoryHistoryStore(options.history);
+      class DownBroker extends LocalBroker {
+        override async publish(): Promise<never> {
+          throw new Error('ECONNREFUSED');
+        }
+      }
+      const limiter = new InMemoryConnectionLimiter(5, 100, 'unit');
+      const service = new NotificationService(options, history, new DownBroker(history), limiter);
+      await service.onModuleInit();
+      services.push(service);
+      const err = await service.broadcast('x', 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ServiceUnavailableException);
+      expect((err as Error).message).not.toContain('ECONNREFUSED');
+      // Refusals of the input stay 400.
+      await expect(service.broadcast('sse.x', 1)).rejects.toBeInstanceOf(InvalidSseInputError);
+    });
+
+    it('answers 503 when the limiter cannot count', async () => {
+      const options = resolveOptions({ auth: { jwt: { secret: 'x' } }, instanceId: 'unit' });
+      const history = new InMemoryHistoryStore(options.history);
+      class DownLimiter extends InMemoryConnectionLimiter {
+        override async held(): Promise<number> {
+          throw new Error('ECONNREFUSED');
+        }
+        override async usage(): Promise<never> {
+          throw new Error('ECONNREFUSED');
+        }
+      }
+      const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'));
+      await service.onModuleInit();
+      services.push(service);
+      await expect(service.stats()).rejects.toBeInstanceOf(ServiceUnavailableException);
+      await expect(service.closeUser('alice')).rejects.toBeInstanceOf(ServiceUnavailableException);
+    });
+  });
+
+  describe('closeUser', () => {
+    it('sends sse.close to every stream of the user, completes them and returns how many', async () => {
+      const { service, open } = await createService();
+      const a1 = await open(principal('alice'));
+      const a2 = await open(principal('alice'), { topics: ['t'] });
+      const bob = await open(principal('bob'));
+      const lastId = await service.publishToUser('alice', 'todo', 1);
+
+      expect(await service.closeUser('alice')).toBe(2);
+      for (const stream of [a1, a2]) {
+        expect(stream.messages.at(-1)).toEqual({
+          id: lastId,
+          type: CLOSE_EVENT,
+          data: JSON.stringify({ reason: CLOSED_BY_SERVER }),
+        });
+        expect(stream.state.completed).toBe(true);
+      }
+      expect(bob.state.completed).toBe(false);
+      expect(bob.types()).not.toContain(CLOSE_EVENT);
+      expect(await service.stats()).toMatchObject({ streams: 1, users: 1 });
+      expect(await service.closeUser('alice')).toBe(0);
+    });
+
+    it('refuses a malformed user id with 400', async () => {
+      const { service } = await createService();
+      await expect(service.closeUser('a\nb')).rejects.toBeInstanceOf(InvalidSseInputError);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('completes open streams and refuses new ones with 503', async () => {
+      const { service, open } = await createService();
+      const alice = await open(principal('alice'));
+      const bob = await open(principal('bob'), { topics: ['t'] });
+      service.beforeApplicationShutdown();
+      expect(alice.state.completed).toBe(true);
+      expect(bob.state.completed).toBe(true);
+      // Ended, not closed: the clients reconnect and resume elsewhere.
+      expect(alice.types()).toEqual([READY_EVENT]);
+      expect(await service.stats()).toMatchObject({ streams: 0, users: 0 });
+      const err = thrown(() => service.stream(principal('carol')));
+      expect(err).toBeInstanceOf(ServiceUnavailableException);
+      expect((err as ServiceUnavailableException).getStatus()).toBe(503);
+    });
+
+    it('stops the heartbeat timer', async () => {
+      jest.useFakeTimers();
+      const { service } = await createService({ heartbeatMs: 1000 });
+      expect(jest.getTimerCount()).toBe(1);
+      service.beforeApplicationShutdown();
+      expect(jest.getTimerCount()).toBe(0);
+    });
+  });
+});
