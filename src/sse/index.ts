@@ -2,7 +2,7 @@
 export { SseModule } from './sse.module.js';
 export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
 export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
-export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT, DEFAULT_MAX_PENDING_DATA_LENGTH } from './sse.constants.js';
+export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT } from './sse.constants.js';
 
 export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
@@ -19,6 +19,8 @@ export { ConnectionLimitGuard } from './connection-limit.guard.js';
 export { CurrentPrincipal, Authenticated } from './auth.decorators.js';
 export { LastEventId } from './last-event-id.decorator.js';
 export { SseRoute } from './sse-route.decorator.js';
+export { SseWriterInterceptor } from './sse-writer.interceptor.js';
+export { formatMessage } from './sse-wire.js';
 export type { SseRouteOptions } from './sse-route.decorator.js';
 export { sseCorsOptions } from './sse-cors.js';
 

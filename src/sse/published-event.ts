@@ -2,6 +2,7 @@ import type { MessageEvent } from '@nestjs/common';
 import { type EventPosition, formatEventId } from './event-position.js';
 import type { PublishTarget } from './publish-target.js';
 import { InvalidSseInputError } from './sse-name.js';
+import { withWire } from './sse-wire.js';
 
 /** The wire form of an event: what Nest writes as `id:`, `event:` and `data:`. */
 export interface SseMessage extends MessageEvent {
@@ -10,7 +11,7 @@ export interface SseMessage extends MessageEvent {
   readonly data: string;
 }
 
-/** An event once it has its place in the order: shared, as it is, by every stream that receives it. */
+/** An event once it has its place in the order: shared, as it is and with its encoding, by every stream that receives it. */
 export interface PublishedEvent {
   readonly position: EventPosition;
   readonly target: PublishTarget;
@@ -37,6 +38,6 @@ export function createPublishedEvent(
   type: string,
   data: string,
 ): PublishedEvent {
-  const message: SseMessage = Object.freeze({ id: formatEventId(position), type, data });
+  const message: SseMessage = withWire({ id: formatEventId(position), type, data });
   return Object.freeze({ position, target, message });
 }

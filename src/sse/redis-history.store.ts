@@ -56,12 +56,9 @@ export class RedisHistoryStore extends HistoryStore {
   }
 
   async head(): Promise<EventPosition> {
-    const { client, keys } = this.backplane;
-    // A new data set starts now: a cursor from before it is reported as `restarted`.
-    const [[, time]] = (await client.multi().time().exec()) as [[null, [string, string]]];
-    await client.set(keys.origin, `${Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)}-0`, 'NX');
-    const [last, origin] = await client.mget(keys.lastId, keys.origin);
-    return parseEventId(last ?? origin!)!;
+    const origin = await this.backplane.origin();
+    const last = await this.backplane.client.get(this.backplane.keys.lastId);
+    return parseEventId(last ?? origin)!;
   }
 
   async read(keys: readonly string[], after: EventPosition): Promise<HistoryRead> {

@@ -21,14 +21,28 @@ end
 local id = string.format('%.0f-%.0f', ms, seq)
 redis.call('SET', KEYS[1], id)
 redis.call('SET', KEYS[2], id, 'NX')
+-- Entries are trimmed with XDEL: unlike MAXLEN and MINID, it records max-deleted-entry-id,
+-- which tells a reader that a cursor before it has lost events.
+local function drop(key, entries)
+  for _, entry in ipairs(entries) do redis.call('XDEL', key, entry[1]) end
+end
+local function drop_excess(key, max)
+  local excess = redis.call('XLEN', key) - max
+  if excess > 0 then drop(key, redis.call('XRANGE', key, '-', '+', 'COUNT', excess)) end
+end
 local ttl = tonumber(ARGV[6])
-local min_id = string.format('%.0f', now - ttl)
+local min_id = string.format('%.0f-0', now - ttl)
 for i = 4, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[5], id, 't', ARGV[2], 'd', ARGV[3])
-  redis.call('XTRIM', KEYS[i], 'MINID', min_id)
+  local created = redis.call('EXISTS', KEYS[i]) == 0
+  redis.call('XADD', KEYS[i], id, 't', ARGV[2], 'd', ARGV[3])
+  -- A new stream may be one that expired whole: what it held is unknown, so anything older than the ttl counts as dropped.
+  if created then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', string.format('%.0f-0', now - ttl + 1)) end
+  drop_excess(KEYS[i], tonumber(ARGV[5]))
+  drop(KEYS[i], redis.call('XRANGE', KEYS[i], '-', '(' .. min_id))
   redis.call('PEXPIRE', KEYS[i], ttl)
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], id, 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[3], 'g', ARGV[4])
+redis.call('XADD', KEYS[3], id, 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[3], 'g', ARGV[4])
+drop_excess(KEYS[3], tonumber(ARGV[7]))
 return id
 `;
 
@@ -52,7 +66,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   /** The id of the last log entry handled here. */
   private cursor = '0-0';
   /** The data set's origin when tailing began: a new one means Redis lost its data. */
-  private origin: string | null = null;
+  private origin = '';
 
   constructor(
     private readonly backplane: RedisBackplane,
@@ -68,13 +82,17 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
 
   async onModuleInit(): Promise<void> {
     const { client, keys } = this.backplane;
+    this.origin = await this.backplane.origin();
     // The log may be empty or trimmed: start after the newest id issued.
-    [this.cursor, this.origin] = await Promise.all([
-      client.get(keys.lastId).then((id) => id ?? '0-0'),
-      client.get(keys.origin),
-    ]);
-    this.reader = this.backplane.createReader();
-    this.tailing = this.tail(this.reader);
+    this.cursor = (await client.get(keys.lastId)) ?? '0-0';
+    const reader = this.backplane.createReader();
+    // ioredis sends the blocked read again after a reconnection, so an outage is noticed here, not as an error.
+    let connections = 0;
+    reader.on('ready', () => {
+      if (++connections > 1) void this.checkForGap(reader).catch(() => undefined);
+    });
+    this.reader = reader;
+    this.tailing = this.tail(reader);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -138,8 +156,8 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     ]);
     const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1]) : '0-0';
     const trimmedPast = comparePositions(parseEventId(deleted) ?? ZERO, parseEventId(this.cursor) ?? ZERO) > 0;
-    const lostData = this.origin !== null && currentOrigin !== this.origin;
-    this.origin = currentOrigin;
+    const lostData = currentOrigin !== this.origin;
+    if (lostData) this.origin = await this.backplane.origin();
     if (trimmedPast || lostData) {
       this.logger.warn(`Events may have been missed (${lostData ? 'Redis lost its data' : 'the log was trimmed'}); ending streams so clients resume`);
       this.listener?.onGap();

@@ -17,5 +17,5 @@ export const PRINCIPAL_KEY = Symbol('sse:principal');
 /** Metadata of `@RequireRoles()`. */
 export const REQUIRED_ROLES = 'sse:required-roles';
 
-/** Default bound, in characters, of what may wait for a client that is not reading. */
-export const DEFAULT_MAX_PENDING_DATA_LENGTH = 1024 * 1024;
+/** Metadata of `@SseRoute()`: its options. */
+export const SSE_ROUTE_OPTIONS = 'sse:route-options';

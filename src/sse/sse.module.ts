@@ -9,6 +9,7 @@ import { ConfigurableSseModule } from './sse.module-definition.js';
 import { sseProviders } from './sse.providers.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 import { TokenVerifier } from './token-verifier.js';
+import { SseWriterInterceptor } from './sse-writer.interceptor.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -16,7 +17,7 @@ import { TokenVerifier } from './token-verifier.js';
  * return `NotificationService.stream()` from an `@SseRoute()` handler.
  */
 @Module({
-  providers: [...sseProviders, NotificationService, TokenAuthGuard, ConnectionLimitGuard],
+  providers: [...sseProviders, NotificationService, TokenAuthGuard, ConnectionLimitGuard, SseWriterInterceptor],
   exports: [
     SSE_OPTIONS,
     NotificationService,
@@ -26,6 +27,7 @@ import { TokenVerifier } from './token-verifier.js';
     Broker,
     TokenAuthGuard,
     ConnectionLimitGuard,
+    SseWriterInterceptor,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

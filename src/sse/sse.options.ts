@@ -44,6 +44,8 @@ export interface SseModuleOptions {
   history?: SseHistoryOptions;
   /** Topics one stream may ask for (default 20). */
   maxTopicsPerStream?: number;
+  /** Bytes that may wait for a client that is not reading before its stream is dropped (default 1 MiB). */
+  maxPendingBytes?: number;
   /** Largest `data:` of one event, in characters of JSON (default 64 KiB). */
   maxEventDataLength?: number;
   /** Whether a principal may read a topic (default: every authenticated principal may). */
@@ -65,6 +67,7 @@ export interface ResolvedSseOptions {
   readonly history: Required<SseHistoryOptions>;
   readonly maxTopicsPerStream: number;
   readonly maxEventDataLength: number;
+  readonly maxPendingBytes: number;
   readonly canReadTopic: (principal: Principal, topic: string) => boolean;
   readonly redis?: SseRedisOptions;
   readonly instanceId: string;
@@ -84,6 +87,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     },
     maxTopicsPerStream: options.maxTopicsPerStream ?? 20,
     maxEventDataLength: options.maxEventDataLength ?? 64 * 1024,
+    maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
     canReadTopic: options.canReadTopic ?? (() => true),
     redis: options.redis,
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
@@ -96,6 +100,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     'heartbeatMs',
     'maxTopicsPerStream',
     'maxEventDataLength',
+    'maxPendingBytes',
   ] as const) {
     assertPositiveInteger(name, resolved[name]);
   }

@@ -6,9 +6,10 @@ import type { Principal } from './principal.js';
 import type { PublishedEvent } from './published-event.js';
 import { BROADCAST_HISTORY_KEY, topicHistoryKey, userHistoryKey } from './publish-target.js';
 import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from './sse.constants.js';
+import { withWire } from './sse-wire.js';
 
 // A comment: proxies see traffic, clients see no event and keep their last event id.
-const HEARTBEAT: MessageEvent = Object.freeze({ comment: '' });
+const HEARTBEAT: MessageEvent = withWire({ comment: '' });
 
 // setTimeout fires at once for a delay past this.
 const MAX_TIMER_DELAY = 2 ** 31 - 1;

@@ -15,9 +15,12 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
+/** The HTTP platform under test: every e2e suite runs once per adapter (see jest.config.js). */
+export const TEST_ADAPTER: DemoConfig['adapter'] = process.env.TEST_HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express';
+
 export const TEST_CONFIG: DemoConfig = {
   port: 0,
-  adapter: 'express',
+  adapter: TEST_ADAPTER,
   jwtSecret: TEST_JWT_SECRET,
   maxConnectionsPerUser: 5,
   heartbeatMs: 15_000,

@@ -1,0 +1,461 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHook } from 'node:async_hooks';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { sleep, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
+import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+
+/**
+ * The Redis backplane when things go wrong: an instance killed without
+ * cleanup, Redis restarted (losing its data) under a live instance, Redis
+ * unreachable at startup. Instances run in this process or as `node
+ * dist/main.js` children (build first: `npm run build`); extra Redis servers
+ * are started with `redis-server` on spare ports.
+ */
+
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const PREFIX = `sse-test-${process.pid}-${Date.now()}-faults:`;
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const TYPE = 'note';
+const SETTLE_MS = 250;
+const LEASE_TTL_MS = 1500;
+
+interface Stats {
+  streams: number;
+  users: number;
+  instances: { id: string; streams: number; users: number }[];
+}
+
+interface Loss {
+  reason: string;
+  lastEventId: string;
+}
+
+/** What was measured, printed once at the end (these are observations, not assertions). */
+const measured: Record<string, unknown> = {};
+
+async function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  const res = await server.publish({ ...target, type: TYPE, data });
+  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function stats(baseUrl: string, adminToken: string): Promise<Stats> {
+  const res = await fetch(`${baseUrl}/sse/stats`, { headers: { Authorization: `Bearer ${adminToken}` } });
+  if (res.status !== 200) throw new Error(`stats answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Stats;
+}
+
+async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function closeServer(target: DemoServer): Promise<void> {
+  const httpServer = target.app.getHttpServer() as Server;
+  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
+  try {
+    await target.close();
+  } finally {
+    clearInterval(sweeper);
+  }
+}
+
+function notes(stream: TestStream): ReceivedEvent[] {
+  return stream.ofType(TYPE);
+}
+
+function lossOf(event: ReceivedEvent): Loss {
+  return JSON.parse(event.data) as Loss;
+}
+
+interface RawConnect {
+  status: number;
+  retryAfter: string | null;
+  body: string;
+  close(): void;
+}
+
+/** GET /sse with fetch: reads the status; a 200 stays open until `close()`. */
+async function rawConnect(baseUrl: string, token: string): Promise<RawConnect> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/sse`, {
+    headers: { Authorization: `Bearer ${token}` },
+    signal: AbortSignal.any([controller.signal, AbortSignal.timeout(5000)]),
+  });
+  const body = res.status === 200 ? '' : await res.text();
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body, close: () => controller.abort() };
+}
+
+/** `promise`, or `fallback` after `ms` (the timer is cleared either way, so it holds no process open). */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A port nothing listens on (just released by the OS). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A child process whose output is collected. */
+class Child {
+  private text = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
+    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get output(): string {
+    return this.text;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    await eventually(() => pattern.test(this.text) || !this.running, timeoutMs, `${pattern} in the output`).catch(() => undefined);
+    const match = this.text.match(pattern);
+    if (!match) throw new Error(`no ${pattern} within ${timeoutMs} ms (running: ${this.running}); output:\n${this.text}`);
+    return match;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.running) this.proc.kill(signal);
+    await this.exited;
+  }
+}
+
+/** `node dist/main.js` with only the given settings (and PATH). */
+function spawnApp(env: Record<string, string>): Child {
+  return new Child(
+    spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+function startRedisServer(port: number): Child {
+  return new Child(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+async function redisAnswers(port: number): Promise<boolean> {
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** SHUTDOWN NOSAVE: Redis goes away and forgets everything. */
+async function shutdownRedis(port: number, server: Child): Promise<void> {
+  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  await admin.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+  admin.disconnect();
+  await server.exited;
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+describe('Redis backplane faults', () => {
+  let redis: Redis;
+  let adminToken: string;
+  const servers: DemoServer[] = [];
+  const children: Child[] = [];
+  const streams: TestStream[] = [];
+  const raws: RawConnect[] = [];
+
+  async function startServer(overrides: Parameters<typeof startDemoServer>[0]): Promise<DemoServer> {
+    const server = await startDemoServer(overrides);
+    servers.push(server);
+    return server;
+  }
+
+  function track(child: Child): Child {
+    children.push(child);
+    return child;
+  }
+
+  async function open(baseUrl: string, userId: string, options: TestStreamOptions = {}): Promise<TestStream> {
+    const stream = await TestStream.open(baseUrl, await signToken(userId), { types: [TYPE], ...options });
+    streams.push(stream);
+    return stream;
+  }
+
+  async function raw(baseUrl: string, userId: string): Promise<RawConnect> {
+    const connect = await rawConnect(baseUrl, await signToken(userId));
+    raws.push(connect);
+    return connect;
+  }
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    adminToken = await signToken('admin', { roles: ['admin'] });
+  });
+
+  afterEach(async () => {
+    streams.splice(0).forEach((stream) => stream.close());
+    raws.splice(0).forEach((connect) => connect.close());
+    await Promise.all(servers.splice(0).map(closeServer));
+    await Promise.all(children.splice(0).map((child) => child.kill('SIGKILL')));
+  });
+
+  afterAll(async () => {
+    try {
+      await deleteKeys(redis, PREFIX);
+      expect(await keysUnder(redis, PREFIX)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+    if (process.env.SSE_TEST_FIGURES) console.log(`redis-faults measurements: ${JSON.stringify(measured, null, 2)}`);
+  }, 10_000);
+
+  it('an instance killed without cleanup (SIGKILL) frees its slots within the lease ttl', async () => {
+    const local = await startServer({
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: PREFIX,
+      redisLeaseTtlMs: LEASE_TTL_MS,
+      maxConnectionsPerUser: 2,
+    });
+    const child = track(
+      spawnApp({
+        REDIS_URL,
+        SSE_REDIS_PREFIX: PREFIX,
+        SSE_REDIS_LEASE_TTL_MS: String(LEASE_TTL_MS),
+        SSE_MAX_CONNECTIONS_PER_USER: '2',
+        PORT: '0',
+      }),
+    );
+    const [, port] = await child.waitFor(/Listening on http:\/\/localhost:(\d+)/, 10_000);
+    const childUrl = `http://127.0.0.1:${port}`;
+
+    const onChild = [await open(childUrl, 'ulla'), await open(childUrl, 'ulla')];
+    // One cluster: an event published in this process reaches the child's streams.
+    const id = await publish(local, { userId: 'ulla' }, 'hello child');
+    for (const stream of onChild) expect((await stream.waitForType(TYPE, 1)).map((e) => e.id)).toEqual([id]);
+
+    const refused = await raw(local.url, 'ulla');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toContain('Too many connections');
+    const before = await stats(local.url, adminToken);
+    expect(before).toMatchObject({ streams: 2, users: 1 });
+    expect(before.instances).toHaveLength(1);
+    expect(before.instances[0].streams).toBe(2);
+
+    await child.kill('SIGKILL');
+    const killedAt = Date.now();
+    onChild.forEach((stream) => stream.close());
+    expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    await eventually(
+      async () => (await raw(local.url, 'ulla')).status === 200,
+      LEASE_TTL_MS + 4500,
+      "the dead instance's slots to expire",
+    );
+    measured.slotAdmittedAfterSigkillMs = Date.now() - killedAt;
+    // Its two leases may expire a few ms apart: then both are gone from the stats, and the
+    // stream just admitted here is the only one counted.
+    await eventually(
+      async () => (await stats(local.url, adminToken)).instances.every((instance) => instance.id !== before.instances[0].id),
+      LEASE_TTL_MS + 1000,
+      'the dead instance to leave the stats',
+    );
+    measured.deadInstanceGoneFromStatsMs = Date.now() - killedAt;
+    const after = await stats(local.url, adminToken);
+    expect(after).toMatchObject({ streams: 1, users: 1 });
+    expect(after.instances).toHaveLength(1);
+  });
+
+  it('Redis restarted (data lost) under a live instance: no crash, quick errors while away, then events or sse.loss, never silence', async () => {
+    const port = await freePort();
+    let redisServer = track(startRedisServer(port));
+    await eventually(() => redisAnswers(port), 5000, 'the extra Redis to answer');
+    const server = await startServer({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      redisKeyPrefix: PREFIX,
+      redisLeaseTtlMs: LEASE_TTL_MS,
+    });
+    const stream = await open(server.url, 'rob');
+    const first = await publish(server, { userId: 'rob' }, 1);
+    await stream.waitForType(TYPE, 1);
+
+    await shutdownRedis(port, redisServer);
+
+    // Publishing while Redis is away answers an error at once, not a hung request.
+    const started = Date.now();
+    const res = await fetch(`${server.url}/notifications`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${server.adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ userId: 'rob', type: TYPE, data: 'while away' }),
+      // Bounded: a hung request fails the test instead of stalling it.
+      signal: AbortSignal.timeout(5000),
+    });
+    measured.publishWhileRedisDown = { status: res.status, ms: Date.now() - started, body: await res.text() };
+    expect(res.status).toBe(503);
+    expect((await stats(server.url, adminToken).catch((err: Error) => err.message)) as string).toMatch(/^stats answered 503/);
+    // A new stream cannot take a slot: 503 with Retry-After.
+    const refused = await raw(server.url, 'rob');
+    measured.connectWhileRedisDown = { status: refused.status, retryAfter: refused.retryAfter, body: refused.body };
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).not.toBeNull();
+    // The open stream stays open meanwhile.
+    await sleep(SETTLE_MS);
+    expect(stream.source.readyState).toBe(stream.source.OPEN);
+    expect(stream.errors).toEqual([]);
+
+    const restartedAt = Date.now();
+    redisServer = track(startRedisServer(port));
+    await eventually(() => redisAnswers(port), 5000, 'the extra Redis to answer again');
+    let second = '';
+    await eventually(
+      async () => {
+        const attempt = await server.publish({ userId: 'rob', type: TYPE, data: 2 });
+        if (attempt.status === 202) second = ((await attempt.json()) as { id: string }).id;
+        return attempt.status === 202;
+      },
+      8000,
+      'publishing to work again',
+    );
+    measured.publishWorksAgainAfterRedisRestartMs = Date.now() - restartedAt;
+
+    // The stream that lived through the outage gets the new event, or ends and its client
+    // (reconnecting with Last-Event-ID after `retry`) is told of a loss: never silence.
+    await stream.until(() => notes(stream).some((e) => e.id === second) || stream.ofType('sse.loss').length > 0, 8000);
+    measured.streamAcrossRestart = {
+      gotEventLive: notes(stream).some((e) => e.id === second),
+      ended: stream.errors.length > 0,
+      losses: stream.ofType('sse.loss').map(lossOf),
+    };
+
+    // A client resuming from before the restart is told its history is gone.
+    const resumed = await open(server.url, 'rob', { headers: { 'Last-Event-ID': first } });
+    await sleep(SETTLE_MS);
+    expect(resumed.ofType('sse.loss').map(lossOf)).toEqual([{ reason: 'restarted', lastEventId: first }]);
+    expect(notes(resumed)).toEqual([]);
+    const third = await publish(server, { userId: 'rob' }, 3);
+    await resumed.waitForType(TYPE, 1);
+    expect(notes(resumed).map((e) => e.id)).toEqual([third]);
+
+    // No slot leaks: once everything is closed, the new Redis holds no stream.
+    streams.splice(0).forEach((s) => s.close());
+    raws.splice(0).forEach((r) => r.close());
+    await eventually(async () => (await stats(server.url, adminToken)).streams === 0, LEASE_TTL_MS + 3000, 'stats to reach 0');
+    expect(await stats(server.url, adminToken)).toEqual({ streams: 0, users: 0, instances: [] });
+  });
+
+  it('Redis unreachable at startup: exit code 1 with one clear line and no stack trace', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const child = track(spawnApp({ REDIS_URL: `redis://127.0.0.1:${port}`, SSE_REDIS_PREFIX: PREFIX, PORT: '0' }));
+    const exit = await within(child.exited, 10_000, 'still running');
+    measured.unreachableExitMs = Date.now() - started;
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(child.output).toContain(`Redis at redis://127.0.0.1:${port} is unreachable`);
+    expect(child.output).not.toMatch(/^ {4}at /m);
+    expect(child.output).not.toContain('Listening on');
+    measured.unreachableOutput = child.output.trim().split('\n');
+  });
+
+  it('with SSE_REDIS_WAIT=true it waits for Redis, then starts once Redis is there', async () => {
+    const port = await freePort();
+    const child = track(
+      spawnApp({ REDIS_URL: `redis://127.0.0.1:${port}`, SSE_REDIS_PREFIX: PREFIX, SSE_REDIS_WAIT: 'true', PORT: '0' }),
+    );
+    await child.waitFor(/Waiting for Redis/, 5000);
+    await sleep(1000);
+    expect(child.running).toBe(true);
+    expect(child.output).not.toContain('Listening on');
+
+    track(startRedisServer(port));
+    const [, appPort] = await child.waitFor(/Listening on http:\/\/localhost:(\d+)/, 8000);
+    expect(child.output).toContain(`Connected to Redis at redis://127.0.0.1:${port}`);
+    const stream = await open(`http://127.0.0.1:${appPort}`, 'wanda');
+    expect(stream.ofType('sse.ready')).toHaveLength(1);
+  });
+
+  it('closing an instance leaves no timer that keeps the process alive', async () => {
+    const server = await startDemoServer({ redisUrl: REDIS_URL, redisKeyPrefix: PREFIX });
+    // Every timer set while the app closes, with where it was set, until it fires or is cleared.
+    const pending = new Map<number, { timer: { hasRef(): boolean; _idleTimeout?: number }; setAt: string }>();
+    let closing = true;
+    const hook = createHook({
+      init(id, type, _trigger, resource) {
+        if (!closing || type !== 'Timeout') return;
+        const setAt = (new Error().stack ?? '')
+          .split('\n')
+          .filter((line) => /node_modules\/ioredis|\/src\//.test(line))
+          .slice(0, 3)
+          .map((line) => line.trim().replace(/^at /, ''))
+          .join(' <- ');
+        pending.set(id, { timer: resource as { hasRef(): boolean }, setAt });
+      },
+      destroy(id) {
+        pending.delete(id);
+      },
+    }).enable();
+    try {
+      await closeServer(server);
+      closing = false;
+      await sleep(500);
+      const left = [...pending.values()]
+        .filter(({ timer }) => timer.hasRef())
+        .map(({ timer, setAt }) => ({ ms: timer._idleTimeout, setAt }));
+      measured.refTimersLeftAfterClose = left;
+      expect(left).toEqual([]);
+    } finally {
+      hook.disable();
+    }
+  });
+});

@@ -1,0 +1,448 @@
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
+import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { sleep, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
+import { signToken } from './harness/tokens.js';
+
+/**
+ * The Redis backplane, end to end: three instances of the demo app in this
+ * process, each on its own port, sharing one Redis and one key prefix, i.e.
+ * one cluster. Fan-out, the cluster-wide per-user limit, resume on another
+ * instance, disconnects and stats are checked through HTTP and real
+ * `EventSource` clients only.
+ */
+
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const PREFIX = `sse-test-${process.pid}-${Date.now()}-cluster:`;
+const TYPE = 'note';
+/** Long enough for a duplicate or a stray event to show up, were one on its way. */
+const SETTLE_MS = 250;
+const MAX_PER_USER = 3;
+const HISTORY_SIZE = 5;
+
+interface Loss {
+  reason: string;
+  lastEventId: string;
+}
+
+interface Stats {
+  streams: number;
+  users: number;
+  instances: { id: string; streams: number; users: number }[];
+}
+
+async function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  const res = await server.publish({ ...target, type: TYPE, data });
+  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function stats(server: DemoServer): Promise<Stats> {
+  const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+  if (res.status !== 200) throw new Error(`stats answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Stats;
+}
+
+/** Polls `condition` until it holds; rejects after `timeoutMs`. */
+async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Closes a server without waiting for idle keep-alive sockets (undici keeps a spare one). */
+async function closeServer(target: DemoServer): Promise<void> {
+  const httpServer = target.app.getHttpServer() as Server;
+  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
+  try {
+    await target.close();
+  } finally {
+    clearInterval(sweeper);
+  }
+}
+
+function instanceIdOf(server: DemoServer): string {
+  return server.app.get<ResolvedSseOptions>(SSE_OPTIONS).instanceId;
+}
+
+function notes(stream: TestStream): ReceivedEvent[] {
+  return stream.ofType(TYPE);
+}
+
+function lossOf(event: ReceivedEvent): Loss {
+  return JSON.parse(event.data) as Loss;
+}
+
+/** A stream opened with plain fetch: only its status is read; a 200 is kept open until `close()`. */
+interface RawConnect {
+  status: number;
+  retryAfter: string | null;
+  body: string;
+  close(): void;
+}
+
+async function rawConnect(baseUrl: string, token: string): Promise<RawConnect> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/sse`, { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal });
+  const body = res.status === 200 ? '' : await res.text();
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body, close: () => controller.abort() };
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+describe('Redis backplane: a cluster of three instances', () => {
+  let redis: Redis;
+  let a: DemoServer;
+  let b: DemoServer;
+  let c: DemoServer;
+  const streams: TestStream[] = [];
+  const raws: RawConnect[] = [];
+
+  async function open(server: DemoServer, userId: string, options: TestStreamOptions = {}): Promise<TestStream> {
+    const stream = await TestStream.open(server.url, await signToken(userId), { types: [TYPE], ...options });
+    streams.push(stream);
+    return stream;
+  }
+
+  async function raw(server: DemoServer, userId: string): Promise<RawConnect> {
+    const connect = await rawConnect(server.url, await signToken(userId));
+    raws.push(connect);
+    return connect;
+  }
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    const config = {
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: PREFIX,
+      redisLeaseTtlMs: 3000,
+      maxConnectionsPerUser: MAX_PER_USER,
+      historySize: HISTORY_SIZE,
+    };
+    [a, b, c] = await Promise.all([startDemoServer(config), startDemoServer(config), startDemoServer(config)]);
+  });
+
+  afterEach(async () => {
+    streams.splice(0).forEach((stream) => stream.close());
+    raws.splice(0).forEach((connect) => connect.close());
+    // Every test starts from an empty cluster (not asserted here: the tests that care assert it).
+    await eventually(async () => (await stats(a)).streams === 0, 5000, 'the cluster to hold no stream').catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a, b, c].filter(Boolean).map(closeServer));
+    try {
+      await deleteKeys(redis, PREFIX);
+      expect(await keysUnder(redis, PREFIX)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 10_000);
+
+  it('uses one Redis key prefix for everything it writes', async () => {
+    await publish(a, { userId: 'keys-check' }, 0);
+    const keys = await keysUnder(redis, PREFIX);
+    expect(keys).toEqual(expect.arrayContaining([`${PREFIX}log`, `${PREFIX}last-id`, `${PREFIX}history:user:keys-check`]));
+    expect(keys.every((key) => key.startsWith(PREFIX))).toBe(true);
+  });
+
+  describe('fan-out', () => {
+    it('an event published on A reaches a stream on B once, with the id of the 202 and of a stream on A', async () => {
+      const onA = await open(a, 'ann');
+      const onB = await open(b, 'ann');
+      const first = await publish(a, { userId: 'ann' }, { n: 1 });
+      // A second event, from C: whatever arrives before it has arrived.
+      const second = await publish(c, { userId: 'ann' }, { n: 2 });
+      await onA.waitForType(TYPE, 2);
+      await onB.waitForType(TYPE, 2);
+      await sleep(SETTLE_MS);
+      for (const stream of [onA, onB]) {
+        expect(notes(stream)).toEqual([
+          { type: TYPE, id: first, data: '{"n":1}' },
+          { type: TYPE, id: second, data: '{"n":2}' },
+        ]);
+      }
+    });
+
+    it("a publish to user X reaches none of user Y's streams, on any instance", async () => {
+      const xOnB = await open(b, 'xavier');
+      const yStreams = [await open(a, 'yvonne'), await open(b, 'yvonne'), await open(c, 'yvonne')];
+      const forX = await publish(a, { userId: 'xavier' }, 'for x');
+      const forXs = await publish(c, { userIds: ['xavier', 'xena'] }, 'for x and xena');
+      const forY = await publish(a, { userId: 'yvonne' }, 'for y');
+      await xOnB.waitForType(TYPE, 2);
+      for (const stream of yStreams) await stream.waitForType(TYPE, 1);
+      await sleep(SETTLE_MS);
+      expect(notes(xOnB).map((e) => e.id)).toEqual([forX, forXs]);
+      // Events arrive in id order: had the ones for X reached Y, they would have come before forY.
+      for (const stream of yStreams) expect(notes(stream).map((e) => e.id)).toEqual([forY]);
+    });
+
+    it('a broadcast reaches streams of every user on every instance, once, with one id', async () => {
+      const all = [await open(a, 'bea'), await open(b, 'ben'), await open(c, 'bob'), await open(a, 'ben')];
+      const broadcast = await publish(b, { broadcast: true }, 'hello all');
+      const after = await publish(c, { broadcast: true }, 'again');
+      for (const stream of all) await stream.waitForType(TYPE, 2);
+      await sleep(SETTLE_MS);
+      for (const stream of all) {
+        expect(notes(stream)).toEqual([
+          { type: TYPE, id: broadcast, data: '"hello all"' },
+          { type: TYPE, id: after, data: '"again"' },
+        ]);
+      }
+    });
+  });
+
+  describe('the per-user limit holds across the cluster', () => {
+    it(`${MAX_PER_USER} streams spread over A and B: a 4th is refused on every instance; closing one frees a slot for another instance`, async () => {
+      const onA = [await open(a, 'lim'), await open(a, 'lim')];
+      await open(b, 'lim');
+
+      for (const server of [a, b, c]) {
+        const refused = await raw(server, 'lim');
+        expect(refused.status).toBe(429);
+        expect(refused.retryAfter).toBe('10');
+        expect(JSON.parse(refused.body)).toMatchObject({ statusCode: 429, scope: 'user', limit: MAX_PER_USER });
+        expect(JSON.parse(refused.body).message).toContain('Too many connections');
+      }
+      // Another user is not affected.
+      await open(b, 'lim-other');
+
+      onA[0].close();
+      // The slot is freed once A sees the connection close: a stream on B gets it.
+      let reopened: RawConnect | undefined;
+      await eventually(
+        async () => {
+          const attempt = await raw(b, 'lim');
+          if (attempt.status === 200) reopened = attempt;
+          return attempt.status === 200;
+        },
+        5000,
+        'a slot freed on A to be usable on B',
+      );
+      expect(reopened?.status).toBe(200);
+      // And the cluster is full again.
+      expect((await raw(c, 'lim')).status).toBe(429);
+      const cluster = await stats(c);
+      expect(cluster.streams).toBe(MAX_PER_USER + 1);
+      expect(cluster.users).toBe(2);
+    });
+
+    it('with one slot left, 20 parallel connects at A and B: exactly one is admitted; then stats reach 0', async () => {
+      await open(a, 'racer');
+      await open(b, 'racer');
+      const token = await signToken('racer');
+      const attempts = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => rawConnect((i % 2 === 0 ? a : b).url, token)),
+      );
+      raws.push(...attempts);
+      const statuses = attempts.map((attempt) => attempt.status);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(19);
+      expect((await stats(b)).streams).toBe(MAX_PER_USER);
+
+      streams.splice(0).forEach((stream) => stream.close());
+      raws.splice(0).forEach((connect) => connect.close());
+      await eventually(async () => (await stats(a)).streams === 0, 5000, 'stats on A to reach 0');
+      const [onA, onB, onC] = await Promise.all([stats(a), stats(b), stats(c)]);
+      for (const s of [onA, onB, onC]) expect(s).toEqual({ streams: 0, users: 0, instances: [] });
+    });
+  });
+
+  describe('resume on another instance', () => {
+    it('a stream closed on A resumes on B with Last-Event-ID: exactly the missed events, in order, then live ones', async () => {
+      const first = await open(a, 'rex');
+      const seen = [await publish(a, { userId: 'rex' }, 0), await publish(b, { userId: 'rex' }, 1)];
+      await first.waitForType(TYPE, 2);
+      expect(notes(first).map((e) => e.id)).toEqual(seen);
+      const lastId = notes(first)[1].id;
+      first.close();
+
+      const missed: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        missed.push(await publish([a, b, c][i], { userId: 'rex' }, `missed-${i}`));
+        // Not for rex: never replayed to him.
+        await publish(c, { userId: 'not-rex' }, i);
+      }
+
+      const second = await open(b, 'rex', { headers: { 'Last-Event-ID': lastId } });
+      await second.waitForType(TYPE, missed.length);
+      const live = [await publish(c, { userId: 'rex' }, 'live-1'), await publish(a, { userId: 'rex' }, 'live-2')];
+      await second.waitForType(TYPE, missed.length + live.length);
+      await sleep(SETTLE_MS);
+      expect(second.events[0]).toMatchObject({ type: 'sse.ready', id: lastId });
+      expect(notes(second).map((e) => e.id)).toEqual([...missed, ...live]);
+      expect(notes(second).map((e) => JSON.parse(e.data))).toEqual(['missed-0', 'missed-1', 'missed-2', 'live-1', 'live-2']);
+      expect(second.ofType('sse.loss')).toEqual([]);
+      expect(second.ofType('sse.ready')).toHaveLength(1);
+    });
+
+    it(`a cursor older than the history (historySize ${HISTORY_SIZE}) gives 'expired' on another instance; the one just inside it resumes`, async () => {
+      const first = await open(a, 'eve');
+      const firstId = await publish(a, { userId: 'eve' }, 0);
+      await first.waitForType(TYPE, 1);
+      first.close();
+      const away: string[] = [];
+      for (let i = 1; i <= HISTORY_SIZE + 1; i++) away.push(await publish(a, { userId: 'eve' }, i));
+
+      const expired = await open(b, 'eve', { headers: { 'Last-Event-ID': firstId } });
+      await sleep(SETTLE_MS);
+      expect(expired.events.map((e) => e.type)).toEqual(['sse.ready', 'sse.loss']);
+      expect(lossOf(expired.events[1])).toEqual({ reason: 'expired', lastEventId: firstId });
+      // It starts live, from the newest event this instance knows.
+      expect(expired.events[0].id).toBe(away[away.length - 1]);
+      const live = await publish(c, { userId: 'eve' }, 'live');
+      await expired.waitForType(TYPE, 1);
+      expect(notes(expired).map((e) => e.id)).toEqual([live]);
+      expired.close();
+
+      // The live event trimmed away[1]: from it, the 5 kept events are all there is to replay.
+      const edge = await open(c, 'eve', { headers: { 'Last-Event-ID': away[1] } });
+      await edge.waitForType(TYPE, HISTORY_SIZE);
+      await sleep(SETTLE_MS);
+      expect(edge.ofType('sse.loss')).toEqual([]);
+      expect(notes(edge).map((e) => e.id)).toEqual([...away.slice(2), live]);
+    });
+
+    it("events dropped by age (historyTtlMs) give 'expired', not a replay with a hole in it", async () => {
+      // An instance of the cluster whose publishes keep events for 1 s only.
+      const d = await startDemoServer({
+        redisUrl: REDIS_URL,
+        redisKeyPrefix: PREFIX,
+        redisLeaseTtlMs: 3000,
+        maxConnectionsPerUser: MAX_PER_USER,
+        historySize: HISTORY_SIZE,
+        historyTtlMs: 1000,
+      });
+      try {
+        const first = await open(a, 'tina');
+        const cursor = await publish(d, { userId: 'tina' }, 0);
+        await first.waitForType(TYPE, 1);
+        first.close();
+        // Missed, then aged out of the history.
+        await publish(d, { userId: 'tina' }, 'aged');
+        await sleep(1200);
+        // Trims the aged event (and the cursor) from tina's history, which itself lives 1 s more.
+        const fresh = await publish(d, { userId: 'tina' }, 2);
+
+        const resumed = await open(d, 'tina', { headers: { 'Last-Event-ID': cursor } });
+        await sleep(SETTLE_MS);
+        // Never `fresh` alone: the client would not know that the aged event is missing.
+        expect({
+          loss: resumed.ofType('sse.loss').map(lossOf),
+          replayed: notes(resumed).map((e) => JSON.parse(e.data)),
+          startsAt: resumed.events[0].id,
+        }).toEqual({ loss: [{ reason: 'expired', lastEventId: cursor }], replayed: [], startsAt: fresh });
+      } finally {
+        streams.splice(0).forEach((stream) => stream.close());
+        await closeServer(d);
+      }
+    });
+
+    it("a garbage Last-Event-ID gives 'malformed', one from the future 'unknown'; both streams then go live", async () => {
+      const garbage = await open(b, 'gus', { headers: { 'Last-Event-ID': 'garbage' } });
+      const future = `${Date.now() + 3_600_000}-0`;
+      const unknown = await open(c, 'gus', { headers: { 'Last-Event-ID': future } });
+      await sleep(SETTLE_MS);
+      expect(garbage.ofType('sse.loss').map(lossOf)).toEqual([{ reason: 'malformed', lastEventId: 'garbage' }]);
+      expect(unknown.ofType('sse.loss').map(lossOf)).toEqual([{ reason: 'unknown', lastEventId: future }]);
+      const live = await publish(a, { userId: 'gus' }, 'live');
+      for (const stream of [garbage, unknown]) {
+        await stream.waitForType(TYPE, 1);
+        expect(notes(stream).map((e) => e.id)).toEqual([live]);
+        expect(stream.events.map((e) => e.type)).toEqual(['sse.ready', 'sse.loss', TYPE]);
+      }
+    });
+  });
+
+  describe('disconnect across instances', () => {
+    it('DELETE /sse/connections/:user on A closes the streams of the user on A and B with sse.close, and counts both', async () => {
+      const dan = [await open(a, 'dan'), await open(b, 'dan')];
+      const bystander = await open(b, 'dora');
+      const lastId = await publish(c, { userId: 'dan' }, 'before');
+      for (const stream of dan) await stream.waitForType(TYPE, 1);
+
+      const res = await fetch(`${a.url}/sse/connections/dan`, {
+        method: 'DELETE',
+        headers: { Authorization: `Bearer ${a.adminToken}` },
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ closed: 2 });
+
+      for (const stream of dan) {
+        const [close] = await stream.waitForType('sse.close');
+        expect(JSON.parse(close.data)).toEqual({ reason: 'closed-by-server' });
+        expect(close.id).toBe(lastId);
+        // The server ended the response: the client sees an error and would reconnect in `retry` ms.
+        await stream.until(() => stream.errors.length > 0);
+        expect(stream.source.readyState).toBe(stream.source.CONNECTING);
+        stream.close();
+      }
+      // Their slots are freed cluster-wide; the other user's stream is untouched.
+      await eventually(async () => (await stats(c)).streams === 1, 5000, "dan's slots to be freed");
+      expect((await stats(a)).users).toBe(1);
+      const live = await publish(a, { userId: 'dora' }, 'still here');
+      await bystander.waitForType(TYPE, 1);
+      expect(notes(bystander).map((e) => e.id)).toEqual([live]);
+      expect(bystander.ofType('sse.close')).toEqual([]);
+
+      const none = await fetch(`${b.url}/sse/connections/dan`, {
+        method: 'DELETE',
+        headers: { Authorization: `Bearer ${b.adminToken}` },
+      });
+      expect(await none.json()).toEqual({ closed: 0 });
+    });
+  });
+
+  describe('stats', () => {
+    it('every instance reports the cluster total and an entry per instance holding streams', async () => {
+      await open(a, 'sam');
+      await open(a, 'sue');
+      await open(b, 'sid');
+      await open(b, 'sid');
+      const expected = {
+        streams: 4,
+        users: 3,
+        instances: expect.arrayContaining([
+          { id: instanceIdOf(a), streams: 2, users: 2 },
+          { id: instanceIdOf(b), streams: 2, users: 1 },
+        ]),
+      };
+      for (const server of [a, b, c]) {
+        const s = await stats(server);
+        expect(s).toEqual(expected);
+        // C holds no stream: no entry for it.
+        expect(s.instances).toHaveLength(2);
+      }
+      expect(new Set([a, b, c].map(instanceIdOf)).size).toBe(3);
+
+      streams.splice(0).forEach((stream) => stream.close());
+      await eventually(async () => (await stats(b)).streams === 0, 5000, 'stats to reach 0');
+      expect(await stats(c)).toEqual({ streams: 0, users: 0, instances: [] });
+    });
+  });
+});

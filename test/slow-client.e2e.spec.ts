@@ -1,0 +1,421 @@
+import type { Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { sleep, TestStream } from './harness/sse-client.js';
+import { signToken } from './harness/tokens.js';
+
+/**
+ * A client that stops reading: what waits for it is bounded (by `@SseRoute()`,
+ * about 1 MiB by default); past it the server drops the connection and frees
+ * its slot, other clients keep receiving, the server's memory stays flat, and
+ * the client can resume from the last event it parsed.
+ */
+
+/** Data of one large event: well under the 64 KiB event and request body limits. */
+const BIG = 48_000;
+const MB = 1024 * 1024;
+
+interface RawEvent {
+  type: string;
+  id?: string;
+  data: string;
+}
+
+/** A full collection, when the heap can be collected on demand (V8 flag set at run time). */
+function collector(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function heapUsed(gc: (() => void) | undefined): number {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+function parseId(id: string): [number, number] {
+  const [ms, seq] = id.split('-').map(Number);
+  return [ms, seq];
+}
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = parseId(a);
+  const [bm, bs] = parseId(b);
+  return am - bm || as - bs;
+}
+
+/**
+ * An SSE request written by hand on a plain TCP socket, so that the test
+ * decides when (and whether) the response is read. It decodes the chunked body
+ * and parses complete events only: one cut short by the connection's end is
+ * not an event, as for an EventSource.
+ */
+class RawSseSocket {
+  private raw = Buffer.alloc(0);
+  private ended = false;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.raw = Buffer.concat([this.raw, chunk]);
+      this.notify();
+    });
+    const onEnd = () => {
+      this.ended = true;
+      this.notify();
+    };
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', () => undefined);
+  }
+
+  static open(port: number, token: string, headers: Record<string, string> = {}): Promise<RawSseSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+        socket.write(
+          `GET /sse HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n` +
+            `Authorization: Bearer ${token}\r\n${extra.join('')}\r\n`,
+        );
+        socket.off('error', reject);
+        resolve(new RawSseSocket(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  get status(): number {
+    const match = /^HTTP\/1\.1 (\d{3})/.exec(this.raw.subarray(0, 32).toString('latin1'));
+    return match ? Number(match[1]) : 0;
+  }
+
+  /** The body so far, de-chunked; a chunk cut short counts for what arrived of it. */
+  get body(): string {
+    const headerEnd = this.raw.indexOf('\r\n\r\n');
+    if (headerEnd < 0) return '';
+    const parts: Buffer[] = [];
+    let at = headerEnd + 4;
+    while (at < this.raw.length) {
+      const lineEnd = this.raw.indexOf('\r\n', at);
+      if (lineEnd < 0) break;
+      const size = parseInt(this.raw.subarray(at, lineEnd).toString('latin1'), 16);
+      if (!Number.isFinite(size) || size === 0) break;
+      const start = lineEnd + 2;
+      parts.push(this.raw.subarray(start, Math.min(start + size, this.raw.length)));
+      at = start + size + 2;
+    }
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  /** Complete events (ended by a blank line), in order. */
+  get events(): RawEvent[] {
+    const events: RawEvent[] = [];
+    const lines = this.body.split('\n');
+    lines.pop(); // What follows the last newline is not a complete line.
+    let current: { type?: string; id?: string; data?: string[] } = {};
+    for (const line of lines) {
+      if (line === '') {
+        if (current.data) events.push({ type: current.type ?? 'message', id: current.id, data: current.data.join('\n') });
+        current = {};
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') current.type = value;
+      else if (field === 'id') current.id = value;
+      else if (field === 'data') (current.data ??= []).push(value);
+    }
+    return events;
+  }
+
+  /** The id an EventSource would send back: the last one of a complete event. */
+  get lastEventId(): string | undefined {
+    return this.events.filter((e) => e.id !== undefined).at(-1)?.id;
+  }
+
+  until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!condition()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (closed: ${this.ended})`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** Runs `count` tasks, at most `width` at a time, in order of start; stops early when `stop()` says so. */
+async function pool(count: number, width: number, task: (i: number) => Promise<void>, stop = () => false): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count && !stop()) await task(next++);
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+  return next;
+}
+
+async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('a client that stops reading', () => {
+  const servers: DemoServer[] = [];
+  const streams: TestStream[] = [];
+  const sockets: RawSseSocket[] = [];
+
+  async function start(overrides: Parameters<typeof startDemoServer>[0]): Promise<DemoServer> {
+    const server = await startDemoServer(overrides);
+    servers.push(server);
+    return server;
+  }
+
+  async function publish(server: DemoServer, body: Record<string, unknown>): Promise<string> {
+    const res = await server.publish(body);
+    if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async function stats(server: DemoServer): Promise<{ streams: number; users: number }> {
+    const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { streams: number; users: number };
+  }
+
+  function portOf(server: DemoServer): number {
+    return Number(new URL(server.url).port);
+  }
+
+  /** The server's side of a client connection, to see when the server drops it. */
+  function serverSideOf(server: DemoServer, client: RawSseSocket): Promise<Socket> {
+    const httpServer = server.app.getHttpServer() as Server;
+    return new Promise((resolve) => {
+      const find = (socket: Socket) => {
+        if (socket.remotePort === client.socket.localPort) {
+          httpServer.off('connection', find);
+          resolve(socket);
+        }
+      };
+      httpServer.on('connection', find);
+    });
+  }
+
+  async function openRaw(server: DemoServer, userId: string): Promise<{ client: RawSseSocket; serverSide: Socket }> {
+    const httpServer = server.app.getHttpServer() as Server;
+    const seen: Socket[] = [];
+    const collect = (socket: Socket) => seen.push(socket);
+    httpServer.on('connection', collect);
+    try {
+      const client = await RawSseSocket.open(portOf(server), await signToken(userId));
+      sockets.push(client);
+      await client.until(() => client.events.some((e) => e.type === 'sse.ready'), 5000, 'sse.ready');
+      expect(client.status).toBe(200);
+      const serverSide = seen.find((socket) => socket.remotePort === client.socket.localPort);
+      return { client, serverSide: serverSide ?? (await serverSideOf(server, client)) };
+    } finally {
+      httpServer.off('connection', collect);
+    }
+  }
+
+  afterEach(async () => {
+    streams.splice(0).forEach((stream) => stream.close());
+    sockets.splice(0).forEach((socket) => socket.destroy());
+    await Promise.all(
+      servers.splice(0).map(async (server) => {
+        // Node's fetch leaves a spare, request-less connection behind an aborted stream: don't wait for it.
+        const httpServer = server.app.getHttpServer() as Server;
+        const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
+        try {
+          await server.close();
+        } finally {
+          clearInterval(sweeper);
+        }
+      }),
+    );
+  });
+
+  it('is dropped past the pending-data bound: its slot is freed, other clients keep receiving, and the heap stays flat', async () => {
+    const server = await start({ historySize: 20, maxConnectionsPerUser: 1 });
+    const gc = collector();
+
+    const bob = await TestStream.open(server.url, await signToken('bob'), { types: ['tick'], query: 'topics=ticker' });
+    streams.push(bob);
+    const { client: slow, serverSide } = await openRaw(server, 'slow');
+    slow.socket.pause();
+    let droppedAt: number | undefined;
+    let published = 0;
+    let publishedBytes = 0;
+    serverSide.once('close', () => (droppedAt = published));
+
+    // The slot is held: a second stream of the same user is refused (so a leaked slot would show).
+    await expect(TestStream.open(server.url, await signToken('slow'))).rejects.toMatchObject({ code: 429 });
+    expect(await stats(server)).toMatchObject({ streams: 2, users: 2 });
+
+    // Warm up the publish path (code, connection pool, one user's full history) before measuring.
+    await pool(40, 8, async (i) => void (await publish(server, { userId: 'warm-up', type: 'big', data: `${i}:${'w'.repeat(BIG)}` })));
+    const heapBefore = heapUsed(gc);
+    const ticks: string[] = [];
+    const bigIds: string[] = [];
+    const padding = 'x'.repeat(BIG);
+    const send = async (i: number) => {
+      const data = `${i}:${padding}`;
+      bigIds.push(await publish(server, { userId: 'slow', type: 'big', data }));
+      published++;
+      publishedBytes += data.length;
+      if (i % 20 === 0) ticks.push(await publish(server, { topic: 'ticker', type: 'tick', data: { i } }));
+      if (i % 150 === 0) ticks.push(await publish(server, { broadcast: true, type: 'tick', data: { i } }));
+    };
+    const started = Date.now();
+    // Large events to the slow user until the server gives up on it (bounded)...
+    await pool(800, 8, send, () => serverSide.destroyed);
+    expect(serverSide.destroyed).toBe(true);
+    // ...and as many again after that: nothing of them may pile up for the dropped stream.
+    const base = published;
+    await pool(Math.max(base, 200), 8, (i) => send(base + i));
+    const count = published;
+    const publishMs = Date.now() - started;
+
+    // The stream is gone.
+    await eventually(async () => (await stats(server)).streams === 1, 5000, 'the slow stream to be gone from the stats');
+    expect(await stats(server)).toMatchObject({ streams: 1, users: 1 });
+    // Far more than the bound (and the kernel buffers) went to the slow user.
+    expect(publishedBytes).toBeGreaterThan(12 * MB);
+
+    const heapAfter = heapUsed(gc);
+    const growth = heapAfter - heapBefore;
+    if (process.env.SSE_TEST_FIGURES) {
+      console.log(
+        `slow client: dropped after ${droppedAt} of ${count} events of ${BIG} chars; published ${(publishedBytes / MB).toFixed(1)} MB in ${publishMs} ms; ` +
+          `heap ${(heapBefore / MB).toFixed(1)} -> ${(heapAfter / MB).toFixed(1)} MB (growth ${(growth / MB).toFixed(1)} MB, gc: ${!!gc})`,
+      );
+    }
+    // What is kept is the bounded history (20 events of the slow user) and what waited for the client:
+    // far less than what was published. Without a collector, garbage may still be counted: a looser bound.
+    expect(growth).toBeLessThan(gc ? 8 * MB : publishedBytes / 2);
+
+    // The other client got every one of its events, in order, once each.
+    await bob.waitForType('tick', ticks.length, 10_000);
+    await sleep(200);
+    expect(bob.ofType('tick').map((e) => e.id)).toEqual([...ticks].sort(compareIds));
+
+    // The slow client, once it reads again, finds its connection ended after what the kernel had buffered.
+    slow.socket.resume();
+    await slow.until(() => slow.closed, 10_000, 'the slow connection to end');
+    const got = slow.events.filter((e) => e.type === 'big');
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(count);
+    // A prefix of what was published to it, in order, nothing twice, nothing skipped.
+    expect(got.map((e) => e.id)).toEqual([...bigIds].sort(compareIds).slice(0, got.length));
+
+    // The slot was freed: the user may open a stream again (maxConnectionsPerUser is 1).
+    const again = await TestStream.open(server.url, await signToken('slow'), { types: ['big'] });
+    streams.push(again);
+    expect(again.ofType('sse.ready')).toHaveLength(1);
+    expect(await stats(server)).toMatchObject({ streams: 2, users: 2 });
+  });
+
+  it('a client that reads is not taken for a slow one when what it missed exceeds the bound: its replay arrives whole', async () => {
+    const server = await start({});
+    const first = await TestStream.open(server.url, await signToken('rover'), { types: ['item'] });
+    streams.push(first);
+    const seen = await publish(server, { userId: 'rover', type: 'item', data: 'seen' });
+    await first.waitForType('item', 1);
+    first.close();
+
+    // About 2.4 MB while away: more than the 1 MiB that may wait for a client that is not reading.
+    const padding = 'r'.repeat(BIG);
+    const missed: string[] = [];
+    await pool(50, 8, async (i) => void missed.push(await publish(server, { userId: 'rover', type: 'item', data: `${i}:${padding}` })));
+    missed.sort(compareIds);
+
+    const resumed = await TestStream.open(server.url, await signToken('rover'), {
+      types: ['item'],
+      headers: { 'Last-Event-ID': seen },
+    });
+    streams.push(resumed);
+    await resumed.until(() => resumed.ofType('item').length >= missed.length || resumed.errors.length > 0, 10_000);
+    await sleep(200);
+    expect(resumed.errors).toEqual([]);
+    expect(resumed.ofType('sse.loss')).toEqual([]);
+    expect(resumed.ofType('item').map((e) => e.id)).toEqual(missed);
+  });
+
+  it('resumes, once dropped, from the last event it parsed (Last-Event-ID) and gets the rest, once each', async () => {
+    const server = await start({ historySize: 2000, maxConnectionsPerUser: 1 });
+    const { client: slow, serverSide } = await openRaw(server, 'sloth');
+    const ids: string[] = [];
+    const padding = 'y'.repeat(BIG);
+    for (let i = 0; i < 3; i++) ids.push(await publish(server, { userId: 'sloth', type: 'item', data: `${i}:` }));
+    await slow.until(() => slow.events.filter((e) => e.type === 'item').length === 3, 5000, 'the first 3 events');
+    slow.socket.pause();
+
+    // Large events until the server gives up on the client (bounded), then a few more.
+    const sent = await pool(
+      800,
+      8,
+      async (i) => {
+        const id = await publish(server, { userId: 'sloth', type: 'item', data: `${i + 3}:${padding}` });
+        ids.push(id);
+      },
+      () => serverSide.destroyed,
+    );
+    expect(serverSide.destroyed).toBe(true);
+    expect(sent).toBeLessThan(800);
+    for (let i = 0; i < 5; i++) ids.push(await publish(server, { userId: 'sloth', type: 'item', data: `after-${i}` }));
+    ids.sort(compareIds);
+
+    slow.socket.resume();
+    await slow.until(() => slow.closed, 10_000, 'the slow connection to end');
+    const before = slow.events.filter((e) => e.type === 'item').map((e) => e.id!);
+    const lastId = slow.lastEventId!;
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(before).toEqual(ids.slice(0, before.length));
+    expect(lastId).toBe(before.at(-1));
+
+    const resumed = await TestStream.open(server.url, await signToken('sloth'), {
+      types: ['item'],
+      headers: { 'Last-Event-ID': lastId },
+    });
+    streams.push(resumed);
+    const rest = ids.slice(before.length);
+    await resumed.waitForType('item', rest.length, 10_000);
+    await sleep(200);
+    expect(resumed.ofType('sse.loss')).toEqual([]);
+    expect(resumed.ofType('item').map((e) => e.id)).toEqual(rest);
+    expect(new Set([...before, ...rest]).size).toBe(ids.length);
+    if (process.env.SSE_TEST_FIGURES) {
+      console.log(`slow client resume: dropped after ${sent} large events; ${before.length} parsed before, ${rest.length} resumed`);
+    }
+  });
+});
