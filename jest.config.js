@@ -1,11 +1,31 @@
-/** Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). */
-export default {
+/**
+ * Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). The
+ * end-to-end suites run once over Express and once over Fastify, except those
+ * that drive a child process or a browser, whose server side is the same.
+ */
+const base = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
-  testTimeout: 20000,
+};
+
+const e2e = ['<rootDir>/test/**/*.e2e.spec.ts'];
+
+export default {
+  maxWorkers: 2,
+  testTimeout: 30000,
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...base, displayName: 'e2e · express', testMatch: e2e },
+    {
+      ...base,
+      displayName: 'e2e · fastify',
+      testMatch: e2e,
+      testPathIgnorePatterns: ['/browser\\.', '/bench-smoke\\.', '/shutdown\\.', '/redis-faults\\.'],
+      setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
+    },
+  ],
 };

@@ -15,6 +15,8 @@ export async function createDemoApp(config: DemoConfig, logger?: LoggerService |
     logger: logger ?? undefined,
     // A startup failure (e.g. Redis unreachable) is thrown to the caller, not turned into a crash.
     abortOnError: false,
+    // Streams are ended before the server closes; idle keep-alive connections must not hold a restart up.
+    forceCloseConnections: true,
   };
   const module = AppModule.register(config);
   let app: INestApplication;
