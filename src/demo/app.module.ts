@@ -1,8 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { SseHealthIndicator } from '../sse/terminus.js';
 import { type Principal, SseModule } from '../sse/index.js';
 import { ChatModule } from './chat/chat.module.js';
 import { isOwnChatTopic } from './chat/chat.service.js';
-import { DEMO_CONFIG } from './demo.constants.js';
+import { DEMO_CONFIG, METRICS_REGISTRY } from './demo.constants.js';
+import { HealthController } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
 import { DemoTokenController } from './demo-token.controller.js';
 import { NotificationsController } from './notifications.controller.js';
@@ -20,6 +25,9 @@ function canReadTopic(principal: Principal, topic: string): boolean {
 @Module({})
 export class AppModule {
   static register(config: DemoConfig): DynamicModule {
+    // The app's own registry, on which the module registers its metrics.
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
     return {
       module: AppModule,
       imports: [
@@ -31,6 +39,7 @@ export class AppModule {
             heartbeatMs: config.heartbeatMs,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
+            metrics: { registry },
             redis: config.redisUrl
               ? {
                   url: config.redisUrl,
@@ -41,6 +50,7 @@ export class AppModule {
               : undefined,
           }),
         }),
+        TerminusModule,
         ChatModule.register({
           tokenDelayMs: config.chatTokenDelayMs,
           detachedGraceMs: config.chatDetachedGraceMs,
@@ -51,9 +61,15 @@ export class AppModule {
         StreamController,
         NotificationsController,
         PageController,
+        MetricsController,
+        HealthController,
         ...(config.demoTokens ? [DemoTokenController] : []),
       ],
-      providers: [{ provide: DEMO_CONFIG, useValue: config }],
+      providers: [
+        { provide: DEMO_CONFIG, useValue: config },
+        { provide: METRICS_REGISTRY, useValue: registry },
+        SseHealthIndicator,
+      ],
     };
   }
 }

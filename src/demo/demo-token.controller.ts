@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { HttpAdapterHost } from '@nestjs/core';
 import { serialize } from 'cookie';
 import { SignJWT } from 'jose';
@@ -24,6 +25,7 @@ export class DemoTokenRequestDto {
  * Signs a short-lived token for any user name, so that the demo page can sign
  * in without an identity provider. Registered only when `DEMO_TOKENS` allows it.
  */
+@ApiExcludeController()
 @Controller('demo')
 export class DemoTokenController {
   constructor(
@@ -53,5 +55,13 @@ export class DemoTokenController {
     });
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', cookie);
     return { token, expiresAt: expiresAt * 1000 };
+  }
+
+  /** Signs out: clears the cookie, which the page cannot reach (HttpOnly). */
+  @Delete('token')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  clear(@Res({ passthrough: true }) response: unknown): void {
+    const expired = serialize(TOKEN_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 });
+    this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', expired);
   }
 }

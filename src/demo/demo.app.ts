@@ -1,5 +1,6 @@
 import { type INestApplication, type LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { sseCorsOptions } from '../sse/index.js';
@@ -33,5 +34,15 @@ export async function createDemoApp(config: DemoConfig, logger?: LoggerService |
   }
   if (config.corsOrigins.length > 0) app.enableCors(sseCorsOptions(config.corsOrigins));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
+  // The REST contract, at /docs (and as JSON at /docs/openapi.json).
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('SSE notifications demo')
+      .setDescription('Publish notifications, close streams and read stats. Streams themselves are GET /sse (text/event-stream).')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   return app;
 }

@@ -1,7 +1,10 @@
 import { BadRequestException, Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated, NotificationService, type PublishTarget } from '../sse/index.js';
 import { PublishNotificationDto } from './publish-notification.dto.js';
 
+@ApiTags('notifications')
+@ApiBearerAuth()
 @Controller('notifications')
 export class NotificationsController {
   constructor(private readonly notifications: NotificationService) {}
@@ -9,6 +12,12 @@ export class NotificationsController {
   /** Publishes to a user, several users, a topic or everyone. Admins only. */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Publish an event to a user, several users, a topic or everyone (admins only)' })
+  @ApiResponse({ status: 202, description: 'Published; its id', schema: { example: { id: '1795232652697-0' } } })
+  @ApiResponse({ status: 400, description: 'Malformed body, or a type, topic or user id with control characters' })
+  @ApiResponse({ status: 401, description: 'No valid bearer token' })
+  @ApiResponse({ status: 403, description: 'Not an admin' })
+  @ApiResponse({ status: 413, description: 'Body or event data too large' })
   @Authenticated('admin')
   async publish(@Body() body: PublishNotificationDto): Promise<{ id: string }> {
     const id = await this.notifications.publish(targetOf(body), body.type, body.data ?? null);

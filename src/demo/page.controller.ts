@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Controller, Get, Header, NotFoundException, Param } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 
 // The page's own files (src/demo/page, both from src/ and from dist/), and the
 // browser builds of the SSE client it uses, straight from node_modules.
@@ -20,6 +21,7 @@ function load(path: string): string {
 }
 
 /** The demo page: a notification bell, a live list, an admin form and a chat. */
+@ApiExcludeController()
 @Controller()
 export class PageController {
   private readonly files = {

@@ -7,6 +7,7 @@ import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
 import type { Principal } from './principal.js';
 import { resolveOptions } from './sse.options.js';
 import { PRINCIPAL_KEY } from './sse.constants.js';
+import { NoSseMetrics } from './sse-metrics.js';
 
 /** What the guard sees of a Node response. */
 class FakeResponse extends EventEmitter {
@@ -37,7 +38,7 @@ function setup(
   const host = {
     httpAdapter: { setHeader: (response: unknown, name: string, value: string) => calls.push({ response, name, value }) },
   } as unknown as HttpAdapterHost;
-  const guard = new ConnectionLimitGuard(options, limiter, host);
+  const guard = new ConnectionLimitGuard(options, limiter, host, new NoSseMetrics());
   /** Opens a request of a user on a fresh response. */
   const open = async (userId: string, response: object = new FakeResponse()) => {
     await guard.canActivate(contextOf({ [PRINCIPAL_KEY]: principal(userId) }, response));

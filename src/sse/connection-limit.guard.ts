@@ -14,6 +14,7 @@ import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js
 import type { Principal } from './principal.js';
 import { PRINCIPAL_KEY, SSE_OPTIONS } from './sse.constants.js';
 import type { ResolvedSseOptions } from './sse.options.js';
+import { SseMetrics } from './sse-metrics.js';
 
 /** The Node response under an adapter's own (Fastify's reply keeps it in `raw`). */
 type NodeResponse = EventEmitter & { destroyed: boolean; writableFinished: boolean };
@@ -32,6 +33,7 @@ export class ConnectionLimitGuard implements CanActivate {
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
     private readonly limiter: ConnectionLimiter,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly metrics: SseMetrics,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -43,10 +45,12 @@ export class ConnectionLimitGuard implements CanActivate {
     const response = http.getResponse<NodeResponse & { raw?: NodeResponse }>();
     const result = await this.limiter.acquire(principal.userId).catch((err: Error) => {
       this.logger.warn(`Connection slots cannot be counted: ${err.message}`);
+      this.metrics.rejected('unavailable');
       this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
       throw new ServiceUnavailableException('Connections cannot be counted right now; retry shortly');
     });
     if (!result.granted) {
+      this.metrics.rejected(result.scope);
       this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
       const message =
         result.scope === 'user'

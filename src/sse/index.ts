@@ -7,6 +7,7 @@ export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT } fr
 export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
 export type { PublishTarget } from './publish-target.js';
+export type { AnyEvents, EventMap, EventType, SseEventOf } from './event-map.js';
 export type { SseMessage } from './published-event.js';
 export { InvalidSseInputError, RESERVED_TYPE_PREFIX } from './sse-name.js';
 
@@ -39,3 +40,8 @@ export { RedisBroker } from './redis.broker.js';
 export { RedisHistoryStore } from './redis-history.store.js';
 export { RedisConnectionLimiter } from './redis-connection.limiter.js';
 export type { EventPosition } from './event-position.js';
+export { SseMetrics, NoSseMetrics } from './sse-metrics.js';
+export { SseHealth } from './sse-health.js';
+export type { SseHealthState } from './sse-health.js';
+export type { PublishKind, RejectionReason, StreamCounts } from './sse-metrics.js';
+export type { SsePrometheusOptions } from './prometheus-sse.metrics.js';

@@ -17,6 +17,9 @@ import { InvalidSseInputError } from './sse-name.js';
 import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from './sse.constants.js';
 import { resolveOptions, type SseModuleOptions } from './sse.options.js';
 import type { SubscriberRegistry } from './subscriber-registry.js';
+import { Registry } from 'prom-client';
+import { PrometheusSseMetrics } from './prometheus-sse.metrics.js';
+import { NoSseMetrics } from './sse-metrics.js';
 
 type Overrides = Omit<SseModuleOptions, 'auth'>;
 
@@ -26,7 +29,9 @@ async function createService(overrides: Overrides = {}) {
   const options = resolveOptions({ auth: { jwt: { secret: 'unused-in-these-tests' } }, instanceId: 'unit', ...overrides });
   const history = new InMemoryHistoryStore(options.history);
   const limiter = new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId);
-  const service = new NotificationService(options, history, new LocalBroker(history), limiter);
+  const registry = new Registry();
+  const metrics = new PrometheusSseMetrics({ registry });
+  const service = new NotificationService(options, history, new LocalBroker(history), limiter, metrics);
   await service.onModuleInit();
   services.push(service);
   /**
@@ -40,7 +45,15 @@ async function createService(overrides: Overrides = {}) {
     watched.subscription.add(() => void slot.lease.release());
     return watched;
   };
-  return { service, history, options, limiter, open };
+  /** The value of a metric (with these labels), as the app's registry would serve it. */
+  const metric = async (name: string, labels: Record<string, string> = {}) => {
+    const found = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+    const value = (found?.values as { labels: Record<string, string>; value: number }[] | undefined)?.find((v) =>
+      Object.entries(labels).every(([key, wanted]) => v.labels[key] === wanted),
+    );
+    return value?.value ?? 0;
+  };
+  return { service, history, options, limiter, open, metric };
 }
 
 function principal(userId: string, roles: string[] = []): Principal {
@@ -413,7 +426,7 @@ describe('NotificationService', () => {
         }
       }
       const limiter = new InMemoryConnectionLimiter(5, 100, 'unit');
-      const service = new NotificationService(options, history, new DownBroker(history), limiter);
+      const service = new NotificationService(options, history, new DownBroker(history), limiter, new NoSseMetrics());
       await service.onModuleInit();
       services.push(service);
       const err = await service.broadcast('x', 1).catch((e: unknown) => e);
@@ -434,7 +447,7 @@ describe('NotificationService', () => {
           throw new Error('ECONNREFUSED');
         }
       }
-      const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'));
+      const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'), new NoSseMetrics());
       await service.onModuleInit();
       services.push(service);
       await expect(service.stats()).rejects.toBeInstanceOf(ServiceUnavailableException);
@@ -468,6 +481,38 @@ describe('NotificationService', () => {
     it('refuses a malformed user id with 400', async () => {
       const { service } = await createService();
       await expect(service.closeUser('a\nb')).rejects.toBeInstanceOf(InvalidSseInputError);
+    });
+  });
+
+  describe('metrics', () => {
+    it('count publishes by target, deliveries per stream, and open streams and users when scraped', async () => {
+      const { service, open, metric } = await createService();
+      const [a1, a2, b] = [await open(principal('a')), await open(principal('a')), await open(principal('b'))];
+      await service.publishToUser('a', 'todo', 1);
+      await service.broadcast('news', 2);
+      await service.publishToTopic('nobody-reads', 'x', 3);
+      expect(await metric('sse_events_published_total', { target: 'users' })).toBe(1);
+      expect(await metric('sse_events_published_total', { target: 'broadcast' })).toBe(1);
+      expect(await metric('sse_events_published_total', { target: 'topic' })).toBe(1);
+      // 2 streams of a got the user event, 3 streams got the broadcast, none the topic event.
+      expect(await metric('sse_events_delivered_total')).toBe(5);
+      expect(await metric('sse_open_streams')).toBe(3);
+      expect(await metric('sse_connected_users')).toBe(2);
+      [a1, a2, b].forEach((s) => s.subscription.unsubscribe());
+      expect(await metric('sse_open_streams')).toBe(0);
+    });
+
+    it('count replays, replayed events and losses by reason', async () => {
+      const { service, open, metric } = await createService();
+      const first = await service.publishToUser('a', 'todo', 1);
+      await service.publishToUser('a', 'todo', 2);
+      await service.publishToUser('a', 'todo', 3);
+      await open(principal('a'), { lastEventId: first });
+      await open(principal('a'), { lastEventId: 'not-an-id' });
+      await settle();
+      expect(await metric('sse_replays_total')).toBe(1);
+      expect(await metric('sse_replayed_events_total')).toBe(2);
+      expect(await metric('sse_loss_events_total', { reason: 'malformed' })).toBe(1);
     });
   });
 

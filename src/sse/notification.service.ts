@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { Broker } from './broker.js';
+import type { AnyEvents, EventMap, EventType } from './event-map.js';
 import { ConnectionLimiter, type ConnectionUsage } from './connection-limiter.js';
 import { comparePositions, type EventPosition, parseEventId } from './event-position.js';
 import { HistoryStore } from './history.store.js';
@@ -23,6 +24,7 @@ import { assertPublishableType, assertSseName, InvalidSseInputError } from './ss
 import type { ResolvedSseOptions } from './sse.options.js';
 import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
 import { SubscriberRegistry } from './subscriber-registry.js';
+import { SseMetrics } from './sse-metrics.js';
 
 export interface StreamOptions {
   /** Topics to receive besides the user's own events and the broadcasts. */
@@ -48,7 +50,7 @@ export const CLOSED_BY_SERVER = 'closed-by-server';
  * principal its stream of them.
  */
 @Injectable()
-export class NotificationService implements OnModuleInit, BeforeApplicationShutdown {
+export class NotificationService<Events extends EventMap = AnyEvents> implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(NotificationService.name);
   private readonly registry = new SubscriberRegistry();
   private readonly settings: SubscriberSettings;
@@ -62,6 +64,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     private readonly history: HistoryStore,
     private readonly broker: Broker,
     private readonly limiter: ConnectionLimiter,
+    private readonly metrics: SseMetrics,
   ) {
     this.settings = {
       retryMs: options.retryMs,
@@ -71,11 +74,12 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     broker.listen({
       onEvent: (event) => {
         if (comparePositions(event.position, this.watermark) > 0) this.watermark = event.position;
-        this.registry.dispatch(event);
+        this.metrics.delivered(this.registry.dispatch(event));
       },
       onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
       onGap: () => this.endAll(),
     });
+    metrics.watch(() => this.local());
   }
 
   async onModuleInit(): Promise<void> {
@@ -104,7 +108,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
   }
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */
-  async publish(target: PublishTarget, type: string, data: unknown): Promise<string> {
+  async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
     const recipients = normalizeTarget(target);
     assertPublishableType(type);
     const serialized = serializePayload(data);
@@ -116,22 +120,23 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     const event = await this.unlessUnavailable('Events cannot be published', () =>
       this.broker.publish(recipients, type, serialized),
     );
+    this.metrics.published('userIds' in recipients ? 'users' : 'topic' in recipients ? 'topic' : 'broadcast');
     return event.message.id;
   }
 
-  publishToUser(userId: string, type: string, data: unknown): Promise<string> {
+  publishToUser<Type extends EventType<Events>>(userId: string, type: Type, data: Events[Type]): Promise<string> {
     return this.publish({ userIds: [userId] }, type, data);
   }
 
-  publishToUsers(userIds: readonly string[], type: string, data: unknown): Promise<string> {
+  publishToUsers<Type extends EventType<Events>>(userIds: readonly string[], type: Type, data: Events[Type]): Promise<string> {
     return this.publish({ userIds }, type, data);
   }
 
-  publishToTopic(topic: string, type: string, data: unknown): Promise<string> {
+  publishToTopic<Type extends EventType<Events>>(topic: string, type: Type, data: Events[Type]): Promise<string> {
     return this.publish({ topic }, type, data);
   }
 
-  broadcast(type: string, data: unknown): Promise<string> {
+  broadcast<Type extends EventType<Events>>(type: Type, data: Events[Type]): Promise<string> {
     return this.publish({ broadcast: true }, type, data);
   }
 
@@ -173,6 +178,11 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
     });
   }
 
+  /** Streams and users open on this instance. */
+  local(): { streams: number; users: number } {
+    return { streams: this.registry.streamCount, users: this.registry.userCount };
+  }
+
   /** Open streams and users, counted by their connection slots. */
   stats(): Promise<SseStats> {
     return this.unlessUnavailable('Stats cannot be read', () => this.limiter.usage());
@@ -184,6 +194,7 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
       return await operation();
     } catch (err) {
       if (err instanceof HttpException) throw err;
+      this.metrics.backplaneError(what);
       this.logger.warn(`${what}: ${(err as Error).message}`);
       throw new ServiceUnavailableException(`${what} right now; retry shortly`);
     }
@@ -214,8 +225,10 @@ export class NotificationService implements OnModuleInit, BeforeApplicationShutd
       const read = after ? await this.history.read(subscriber.keys, after) : { events: [], loss: 'malformed' as const };
       if (read.loss) {
         this.logger.debug(`A stream of ${subscriber.userId} cannot resume after ${lastEventId}: ${read.loss}`);
+        this.metrics.lost(read.loss);
         subscriber.start(from, [], { reason: read.loss, lastEventId });
       } else {
+        if (read.events.length > 0) this.metrics.replayed(read.events.length);
         subscriber.start(after!, read.events);
       }
     } catch (err) {

@@ -5,6 +5,7 @@ import { comparePositions, parseEventId } from './event-position.js';
 import { createPublishedEvent, type PublishedEvent } from './published-event.js';
 import { historyKeysOf, type PublishTarget } from './publish-target.js';
 import { LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
+import type { SseMetrics } from './sse-metrics.js';
 
 // Gives the entry the next id (Redis's clock, never going back), records an event
 // in the history streams of its recipients, and appends it to the log that every
@@ -71,6 +72,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   constructor(
     private readonly backplane: RedisBackplane,
     private readonly history: { maxEvents: number; ttlMs: number },
+    private readonly metrics: SseMetrics,
   ) {
     super();
     this.append = backplane.script('sseAppend', APPEND);
@@ -136,6 +138,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
         }
       } catch (err) {
         if (this.stopped) break;
+        this.metrics.backplaneError('read-log');
         if (!failing) this.logger.warn(`Cannot read the event log: ${(err as Error).message}; retrying`);
         failing = true;
         await new Promise((resolve) => setTimeout(resolve, 500));

@@ -14,6 +14,7 @@ import { SSE_OPTIONS, SSE_ROUTE_OPTIONS } from './sse.constants.js';
 import type { ResolvedSseOptions } from './sse.options.js';
 import type { SseRouteOptions } from './sse-route.decorator.js';
 import { wireOf } from './sse-wire.js';
+import { SseMetrics } from './sse-metrics.js';
 
 const SSE_HEADERS: OutgoingHttpHeaders = {
   'Content-Type': 'text/event-stream',
@@ -45,6 +46,7 @@ export class SseWriterInterceptor implements NestInterceptor {
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
     private readonly reflector: Reflector,
+    private readonly metrics: SseMetrics,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler<MessageEvent>): Observable<void> {
@@ -101,6 +103,7 @@ export class SseWriterInterceptor implements NestInterceptor {
           raw.write(wireOf(message));
           if (raw.writableLength > limit + burst) {
             this.logger.warn(`A client is not reading: ${raw.writableLength} bytes wait for it (limit ${limit}); dropping its stream`);
+            this.metrics.slowClientDropped();
             raw.destroy();
           }
         },

@@ -10,6 +10,8 @@ import { sseProviders } from './sse.providers.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 import { TokenVerifier } from './token-verifier.js';
 import { SseWriterInterceptor } from './sse-writer.interceptor.js';
+import { SseMetrics } from './sse-metrics.js';
+import { SseHealth } from './sse-health.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -17,7 +19,14 @@ import { SseWriterInterceptor } from './sse-writer.interceptor.js';
  * return `NotificationService.stream()` from an `@SseRoute()` handler.
  */
 @Module({
-  providers: [...sseProviders, NotificationService, TokenAuthGuard, ConnectionLimitGuard, SseWriterInterceptor],
+  providers: [
+    ...sseProviders,
+    NotificationService,
+    TokenAuthGuard,
+    ConnectionLimitGuard,
+    SseWriterInterceptor,
+    SseHealth,
+  ],
   exports: [
     SSE_OPTIONS,
     NotificationService,
@@ -28,6 +37,8 @@ import { SseWriterInterceptor } from './sse-writer.interceptor.js';
     TokenAuthGuard,
     ConnectionLimitGuard,
     SseWriterInterceptor,
+    SseMetrics,
+    SseHealth,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

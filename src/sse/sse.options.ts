@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { JwtOptions } from './jwt-token.verifier.js';
 import type { Principal } from './principal.js';
 import type { SseRedisOptions } from './redis-backplane.js';
+import type { SsePrometheusOptions } from './prometheus-sse.metrics.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 export interface SseAuthOptions {
@@ -54,6 +55,8 @@ export interface SseModuleOptions {
   redis?: SseRedisOptions;
   /** This instance's name in stats (default `<hostname>-<pid>-<random>`). */
   instanceId?: string;
+  /** Prometheus metrics through prom-client (an optional peer dependency); off by default. */
+  metrics?: boolean | SsePrometheusOptions;
 }
 
 /** The options with every default filled in, as the module's parts read them. */
@@ -71,6 +74,7 @@ export interface ResolvedSseOptions {
   readonly canReadTopic: (principal: Principal, topic: string) => boolean;
   readonly redis?: SseRedisOptions;
   readonly instanceId: string;
+  readonly metrics?: boolean | SsePrometheusOptions;
 }
 
 export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
@@ -90,6 +94,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
     canReadTopic: options.canReadTopic ?? (() => true),
     redis: options.redis,
+    metrics: options.metrics,
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
   for (const name of [

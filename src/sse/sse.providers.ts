@@ -14,6 +14,7 @@ import { SSE_MODULE_OPTIONS } from './sse.module-definition.js';
 import { REDIS_BACKPLANE, SSE_OPTIONS } from './sse.constants.js';
 import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from './sse.options.js';
 import { TokenVerifier } from './token-verifier.js';
+import { NoSseMetrics, SseMetrics } from './sse-metrics.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -31,6 +32,16 @@ export const sseProviders: Provider[] = [
     inject: [SSE_OPTIONS],
   },
   {
+    provide: SseMetrics,
+    useFactory: async ({ metrics }: ResolvedSseOptions): Promise<SseMetrics> => {
+      if (!metrics) return new NoSseMetrics();
+      // prom-client is loaded only when metrics are wanted.
+      const { PrometheusSseMetrics } = await import('./prometheus-sse.metrics.js');
+      return new PrometheusSseMetrics(metrics === true ? {} : metrics);
+    },
+    inject: [SSE_OPTIONS],
+  },
+  {
     provide: REDIS_BACKPLANE,
     useFactory: ({ redis }: ResolvedSseOptions) => (redis ? RedisBackplane.connect(redis) : null),
     inject: [SSE_OPTIONS],
@@ -43,9 +54,13 @@ export const sseProviders: Provider[] = [
   },
   {
     provide: Broker,
-    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null, store: HistoryStore) =>
-      backplane ? new RedisBroker(backplane, history) : new LocalBroker(store as InMemoryHistoryStore),
-    inject: [SSE_OPTIONS, REDIS_BACKPLANE, HistoryStore],
+    useFactory: (
+      { history }: ResolvedSseOptions,
+      backplane: RedisBackplane | null,
+      store: HistoryStore,
+      metrics: SseMetrics,
+    ) => (backplane ? new RedisBroker(backplane, history, metrics) : new LocalBroker(store as InMemoryHistoryStore)),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE, HistoryStore, SseMetrics],
   },
   {
     provide: ConnectionLimiter,

@@ -24,17 +24,24 @@ export class SubscriberRegistry implements Iterable<StreamSubscriber> {
     for (const topic of subscriber.topics) removeFrom(this.byTopic, topic, subscriber);
   }
 
-  dispatch(event: PublishedEvent): void {
+  /** Hands the event to its recipients here; returns how many streams got it. */
+  dispatch(event: PublishedEvent): number {
     const { target } = event;
+    let delivered = 0;
+    const deliver = (subscriber: StreamSubscriber) => {
+      subscriber.deliver(event);
+      delivered++;
+    };
     if ('userIds' in target) {
       for (const userId of target.userIds) {
-        this.byUser.get(userId)?.forEach((s) => s.scope.userEvents && s.deliver(event));
+        this.byUser.get(userId)?.forEach((s) => s.scope.userEvents && deliver(s));
       }
     } else if ('topic' in target) {
-      this.byTopic.get(target.topic)?.forEach((s) => s.deliver(event));
+      this.byTopic.get(target.topic)?.forEach(deliver);
     } else {
-      this.everyone.forEach((s) => s.scope.broadcasts && s.deliver(event));
+      this.everyone.forEach((s) => s.scope.broadcasts && deliver(s));
     }
+    return delivered;
   }
 
   ofUser(userId: string): StreamSubscriber[] {

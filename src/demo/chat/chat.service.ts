@@ -14,8 +14,14 @@ export interface ChatSettings {
 export const CHAT_SETTINGS = Symbol('CHAT_SETTINGS');
 
 /** Events of an answer, in order: `chat` once, `token`s, then one of the three that end it. */
-export const CHAT_EVENT = 'chat';
-export const TOKEN_EVENT = 'token';
+export interface ChatEvents {
+  chat: { id: string };
+  token: string;
+  done: { id: string };
+  error: { id: string; message: string };
+  cancelled: { id: string };
+}
+
 const ENDING_TYPES = new Set(['done', 'error', 'cancelled', 'sse.loss', 'sse.close']);
 
 const TOPIC_PREFIX = 'chat:';
@@ -56,7 +62,7 @@ export class ChatService implements OnApplicationShutdown {
   private readonly answers = new Map<string, Answer>();
 
   constructor(
-    private readonly notifications: NotificationService,
+    private readonly notifications: NotificationService<ChatEvents>,
     private readonly model: ChatModel,
     @Inject(CHAT_SETTINGS) private readonly settings: ChatSettings,
   ) {}
@@ -120,10 +126,11 @@ export class ChatService implements OnApplicationShutdown {
 
   private async write(answer: Answer, message: string): Promise<void> {
     const { signal } = answer.controller;
-    const publish = (type: string, data: unknown) => this.notifications.publishToTopic(answer.topic, type, data);
+    const publish = <Type extends keyof ChatEvents>(type: Type, data: ChatEvents[Type]) =>
+      this.notifications.publishToTopic(answer.topic, type, data);
     try {
-      answer.chatEventId = await publish(CHAT_EVENT, { id: answer.id });
-      for await (const piece of this.model.answer(message, signal)) await publish(TOKEN_EVENT, piece);
+      answer.chatEventId = await publish('chat', { id: answer.id });
+      for await (const piece of this.model.answer(message, signal)) await publish('token', piece);
       await publish('done', { id: answer.id });
     } catch (err) {
       if (signal.aborted) {

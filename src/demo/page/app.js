@@ -162,6 +162,8 @@ function signOut() {
   auth = null;
   session.remove('auth');
   renderAuth();
+  // The cookie of the native EventSource is HttpOnly: only the server can clear it.
+  void fetch('/demo/token', { method: 'DELETE' });
 }
 
 function renderAuth() {
@@ -222,6 +224,12 @@ async function readAnswer(response, answer, el) {
       return;
     }
   }
+  // The response ended before the answer did (e.g. the server restarted): it stays resumable.
+  chatAbort = null;
+  $('chat-stop').disabled = true;
+  $('chat-send').disabled = !auth;
+  $('chat-state').textContent = 'Connection lost; reload to resume the answer.';
+  $('chat-state').dataset.state = 'interrupted';
 }
 
 function finishAnswer(answer, el, ending, data) {

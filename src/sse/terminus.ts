@@ -1,0 +1,2 @@
+// The `@nestjs/terminus` integration, an entry of its own so that terminus stays an optional dependency.
+export { SseHealthIndicator } from './sse.health-indicator.js';
