@@ -12,6 +12,13 @@ export interface SseAuthOptions {
   /** Your own verifier, in place of the JWT one. */
   verifier?: TokenVerifier;
   /**
+   * Reuse the authentication the application already has (a passport guard, an
+   * API gateway's header): the principal is read from the request that your own
+   * guard, which runs first, has authenticated. No token is read then; a request
+   * for which this gives nothing is answered 401.
+   */
+  fromRequest?: (request: any) => Principal | undefined;
+  /**
    * Also read the token from this cookie (for native `EventSource` with `withCredentials`), on GET and HEAD
    * requests only, so that a cross-site form cannot use it to change anything. Off by default.
    */
@@ -112,8 +119,9 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
   assertPositiveInteger('history.maxEvents', resolved.history.maxEvents);
   assertPositiveInteger('history.ttlMs', resolved.history.ttlMs);
   if (options.redis?.leaseTtlMs !== undefined) assertPositiveInteger('redis.leaseTtlMs', options.redis.leaseTtlMs);
-  if (!options.auth || (!options.auth.jwt && !options.auth.verifier)) {
-    throw new Error('SseModule options: auth.jwt or auth.verifier is required');
+  const ways = ['jwt', 'verifier', 'fromRequest'].filter((way) => options.auth?.[way as keyof SseAuthOptions]);
+  if (ways.length !== 1) {
+    throw new Error('SseModule options: give exactly one of auth.jwt, auth.verifier and auth.fromRequest');
   }
   return resolved;
 }

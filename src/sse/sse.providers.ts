@@ -28,7 +28,8 @@ export const sseProviders: Provider[] = [
   },
   {
     provide: TokenVerifier,
-    useFactory: ({ auth }: ResolvedSseOptions) => auth.verifier ?? new JwtTokenVerifier(auth.jwt!),
+    // With `fromRequest`, the application's own guard has authenticated the request, and no token is verified.
+    useFactory: ({ auth }: ResolvedSseOptions) => auth.verifier ?? (auth.jwt ? new JwtTokenVerifier(auth.jwt) : null),
     inject: [SSE_OPTIONS],
   },
   {

@@ -12,6 +12,7 @@ import type { Principal } from './principal.js';
 import { PRINCIPAL_KEY, REQUIRED_ROLES, SSE_OPTIONS } from './sse.constants.js';
 import type { ResolvedSseOptions } from './sse.options.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
+import { assertSseName } from './sse-name.js';
 
 interface IncomingRequest {
   method?: string;
@@ -35,7 +36,7 @@ export class TokenAuthGuard implements CanActivate {
 
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
-    private readonly verifier: TokenVerifier,
+    @Inject(TokenVerifier) private readonly verifier: TokenVerifier | null,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
   ) {
@@ -60,14 +61,27 @@ export class TokenAuthGuard implements CanActivate {
   }
 
   private async authenticate(request: IncomingRequest, response: unknown): Promise<Principal> {
+    const { fromRequest } = this.options.auth;
+    if (fromRequest) return this.principalFrom(fromRequest(request), response);
     const token = this.tokenOf(request);
     if (token === undefined) this.refuse(response, 'A bearer token is required');
     try {
-      return await this.verifier.verify(token);
+      return await this.verifier!.verify(token);
     } catch (err) {
       if (err instanceof InvalidTokenError) this.refuse(response, err.message, 'invalid_token');
       throw err;
     }
+  }
+
+  /** A principal from the application's own authentication, checked like one from a token. */
+  private principalFrom(principal: Principal | undefined, response: unknown): Principal {
+    if (!principal) this.refuse(response, 'The request is not authenticated');
+    try {
+      assertSseName('user id', principal.userId);
+    } catch {
+      this.refuse(response, 'The authenticated user has no usable id');
+    }
+    return { ...principal, roles: Array.isArray(principal.roles) ? principal.roles : [] };
   }
 
   private tokenOf(request: IncomingRequest): string | undefined {
