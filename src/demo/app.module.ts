@@ -36,6 +36,7 @@ export class AppModule {
           useFactory: () => ({
             auth: { jwt: { secret: config.jwtSecret }, cookie: TOKEN_COOKIE },
             maxConnectionsPerUser: config.maxConnectionsPerUser,
+            maxConnections: config.maxConnections,
             heartbeatMs: config.heartbeatMs,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,

@@ -7,6 +7,8 @@ export interface DemoConfig {
   adapter: HttpAdapterName;
   jwtSecret: string;
   maxConnectionsPerUser: number;
+  /** Streams this instance holds at once. */
+  maxConnections: number;
   heartbeatMs: number;
   corsOrigins: string[];
   historySize: number;
@@ -53,6 +55,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     adapter,
     jwtSecret,
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
+    maxConnections: integer(env, 'SSE_MAX_CONNECTIONS', 10_000),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')

@@ -23,6 +23,7 @@ export const TEST_CONFIG: DemoConfig = {
   adapter: TEST_ADAPTER,
   jwtSecret: TEST_JWT_SECRET,
   maxConnectionsPerUser: 5,
+  maxConnections: 10_000,
   heartbeatMs: 15_000,
   corsOrigins: [],
   historySize: 1000,

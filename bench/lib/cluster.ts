@@ -1,0 +1,97 @@
+// Processes of a run: the servers under test and the pool of load generators.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { IpcClient } from './ipc.js';
+import type { ServerStats } from '../servers/server-ipc.js';
+
+/** dist-bench/, where the compiled scripts live. */
+export const BENCH_DIST = fileURLToPath(new URL('..', import.meta.url));
+
+export type ServerKind = 'raw' | 'module' | 'plain';
+
+export interface ServerDefinition {
+  readonly kind: ServerKind;
+  readonly label: string;
+  readonly script: string;
+  readonly publishPath: string;
+}
+
+export const SERVERS: Record<ServerKind, ServerDefinition> = {
+  raw: { kind: 'raw', label: 'raw node:http', script: 'servers/raw-server.js', publishPath: '/publish' },
+  module: { kind: 'module', label: 'our module', script: 'servers/module-server.js', publishPath: '/notifications' },
+  plain: { kind: 'plain', label: 'plain NestJS', script: 'servers/plain-nest-server.js', publishPath: '/publish' },
+};
+
+export interface ServerHandle {
+  readonly definition: ServerDefinition;
+  readonly ipc: IpcClient;
+  readonly port: number;
+  readonly ready: Record<string, unknown>;
+  stats(gc?: boolean): Promise<ServerStats>;
+  mark(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  execArgv?: string[];
+  name?: string;
+}
+
+/** Forks a server with --expose-gc and an IPC channel; resolves once it listens. */
+export async function startServer(definition: ServerDefinition, options: StartOptions = {}): Promise<ServerHandle> {
+  const child = fork(`${BENCH_DIST}${definition.script}`, [], {
+    execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+    env: { ...process.env, NODE_ENV: 'production', PORT: '0', ...options.env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const ipc = new IpcClient(options.name ?? definition.kind, child);
+  const ready = await ipc.next('ready', 60_000);
+  return {
+    definition,
+    ipc,
+    port: ready.port as number,
+    ready,
+    stats: (gc = true) => ipc.request<ServerStats>('stats', { gc }, 60_000),
+    mark: async () => (await ipc.request<{ hrtimeUs: number }>('mark')).hrtimeUs,
+    stop: async () => {
+      if (!ipc.alive) return;
+      const exited = ipc.exited;
+      await ipc.request('exit', {}, 10_000).catch(() => undefined);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Load generator processes, started on demand and kept for the whole run. */
+export class LoadPool {
+  readonly workers: IpcClient[] = [];
+
+  async ensure(count: number): Promise<IpcClient[]> {
+    while (this.workers.length < count) {
+      const index = this.workers.length;
+      const child = fork(`${BENCH_DIST}load/load-worker.js`, [], {
+        execArgv: ['--max-old-space-size=2048'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const worker = new IpcClient(`load-${index}`, child);
+      await worker.request('status', {}, 30_000);
+      this.workers.push(worker);
+    }
+    return this.workers.slice(0, count);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        if (!worker.alive) return;
+        worker.child.disconnect();
+        const timer = setTimeout(() => worker.child.kill('SIGKILL'), 5000);
+        await worker.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}

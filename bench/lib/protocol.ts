@@ -1,0 +1,20 @@
+/** Event types the orchestrator publishes and the load generators count. */
+export const BROADCAST_TYPE = 'bcast';
+export const TARGETED_TYPE = 'target';
+
+/** The data of every bench event (one line of JSON). */
+export interface BenchEventData {
+  /** Phase: events of an earlier phase are ignored. */
+  p: number;
+  /** Send time: performance.timeOrigin + performance.now() of the publisher, just before the POST. */
+  t: number;
+  /** Sequence number within the phase. */
+  k: number;
+  /** The user a targeted event was sent to. */
+  u?: string;
+}
+
+/** The clock every process of the run shares (same machine). */
+export function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
