@@ -256,12 +256,5 @@ export function buildReport(results: BenchResults): { rows: Row[]; targets: Targ
   const errors = results.runs.filter((r) => r.error).map((r) => `  ${r.server} N=${r.n}×${r.streamsPerUser}: ${r.error}`);
   if (results.redis?.error) errors.push(`  redis: ${results.redis.error}`);
   if (errors.length) out.push('', 'Errors:', ...errors);
-  const stopgap = results.runs.some((r) => r.ready?.maxConnectionsStopgap) || false;
-  if (stopgap) {
-    out.push(
-      '',
-      'Note: the demo does not read SSE_MAX_CONNECTIONS yet; the bench raised the module\'s per-instance cap (maxConnections) on the live limiter.',
-    );
-  }
   return { rows, targets, text: out.join('\n') };
 }
