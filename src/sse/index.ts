@@ -21,6 +21,8 @@ export { CurrentPrincipal, Authenticated } from './auth.decorators.js';
 export { LastEventId } from './last-event-id.decorator.js';
 export { SseRoute } from './sse-route.decorator.js';
 export { SseWriterInterceptor } from './sse-writer.interceptor.js';
+export { SseWriter } from './sse-writer.js';
+export { NotificationStream } from './notification-stream.js';
 export { formatMessage } from './sse-wire.js';
 export type { SseRouteOptions } from './sse-route.decorator.js';
 export { sseCorsOptions } from './sse-cors.js';

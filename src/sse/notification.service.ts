@@ -5,12 +5,10 @@ import {
   Inject,
   Injectable,
   Logger,
-  type MessageEvent,
   type OnModuleInit,
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { Observable } from 'rxjs';
 import { Broker } from './broker.js';
 import type { AnyEvents, EventMap, EventType } from './event-map.js';
 import { ConnectionLimiter, type ConnectionUsage } from './connection-limiter.js';
@@ -23,6 +21,7 @@ import { SSE_OPTIONS } from './sse.constants.js';
 import { assertPublishableType, assertSseName, InvalidSseInputError } from './sse-name.js';
 import type { ResolvedSseOptions } from './sse.options.js';
 import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
+import { NotificationStream } from './notification-stream.js';
 import { SubscriberRegistry } from './subscriber-registry.js';
 import { SseMetrics } from './sse-metrics.js';
 
@@ -145,7 +144,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
    * may read, and the broadcasts. Throws (400, 403, 503) before any stream starts
    * when it cannot be given.
    */
-  stream(principal: Principal, options: StreamOptions = {}): Observable<MessageEvent> {
+  stream(principal: Principal, options: StreamOptions = {}): NotificationStream {
     if (this.stopping) throw new ServiceUnavailableException('The server is shutting down');
     const topics = this.readableTopics(principal, options.topics ?? []);
     const lastEventId = options.lastEventId || undefined;
@@ -154,7 +153,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
       broadcasts: options.broadcasts ?? true,
       ready: options.ready ?? true,
     };
-    return new Observable<MessageEvent>((sink) => {
+    return new NotificationStream((sink) => {
       const subscriber = new StreamSubscriber(principal, topics, sink, this.settings, scope);
       // Registered and placed in the same step: every event dispatched from now on is after `from`.
       this.registry.add(subscriber);

@@ -1,8 +1,11 @@
 import { applyDecorators, RequestMapping, RequestMethod, Res, SetMetadata, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import type { MessageEvent } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { ConnectionLimitGuard } from './connection-limit.guard.js';
 import { SSE_ROUTE_OPTIONS } from './sse.constants.js';
-import { SseWriterInterceptor } from './sse-writer.interceptor.js';
+import type { AdapterResponse } from './sse-writer.js';
+import { routeWriterOf, SseWriterInterceptor } from './sse-writer.interceptor.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 
 export interface SseRouteOptions {
@@ -16,10 +19,13 @@ export interface SseRouteOptions {
   maxPendingBytes?: number;
 }
 
+type Handler = (...args: unknown[]) => Observable<MessageEvent> | Promise<Observable<MessageEvent>>;
+
 /**
  * An authenticated, connection-limited SSE route whose handler returns an
- * `Observable<MessageEvent>` (typically `NotificationService.stream()`): the
- * token guard, then the connection limiter, then the module's writer.
+ * `Observable<MessageEvent>` (typically `NotificationService.stream()`, or it
+ * piped through operators): the token guard, then the connection limiter,
+ * then the module's writer serves what the handler returns.
  */
 export function SseRoute(path?: string, options: SseRouteOptions = {}): MethodDecorator {
   return applyDecorators(
@@ -27,21 +33,40 @@ export function SseRoute(path?: string, options: SseRouteOptions = {}): MethodDe
     SetMetadata(SSE_ROUTE_OPTIONS, options),
     UseGuards(TokenAuthGuard, ConnectionLimitGuard),
     UseInterceptors(SseWriterInterceptor),
-    WritesItsOwnResponse(),
+    ServedByTheWriter(),
   );
 }
 
 /**
- * Tells Nest that the route writes its own response, as `@Res()` does, without
- * taking a parameter of the handler: the response goes to one more, unused,
- * argument after the handler's own.
+ * Makes the handler hand its stream to the module's writer and return: Nest
+ * is told, as with `@Res()`, that the route writes its own response, without
+ * taking a parameter of the handler (the response comes as one more argument
+ * after the handler's own), so Nest's handling of the request ends there.
+ * Called outside a request (a unit test), the handler returns its stream.
  */
-function WritesItsOwnResponse(): MethodDecorator {
+function ServedByTheWriter(): MethodDecorator {
   return (target, key, descriptor) => {
-    const declared = (descriptor.value as unknown as (...args: unknown[]) => unknown).length;
+    const handler = descriptor.value as unknown as Handler;
     const decorated = Object.keys(Reflect.getMetadata(ROUTE_ARGS_METADATA, target.constructor, key) ?? {}).map(
       (argKey) => Number(argKey.slice(argKey.lastIndexOf(':') + 1)) + 1,
     );
-    Res()(target, key, Math.max(declared, ...decorated));
+    const responseIndex = Math.max(handler.length, ...decorated);
+    Res()(target, key, responseIndex);
+
+    const served = function (this: unknown, ...args: unknown[]) {
+      const response = args[responseIndex] as AdapterResponse | undefined;
+      const route = response && routeWriterOf(response);
+      const stream = handler.apply(this, args);
+      if (!route) return stream;
+      if (!(stream instanceof Promise)) return route.writer.serve(stream, response, route.maxPendingBytes);
+      return stream.then((resolved) => route.writer.serve(resolved, response, route.maxPendingBytes));
+    };
+    // What other decorators recorded on the handler (guards, roles, OpenAPI) goes with it.
+    for (const metadataKey of Reflect.getOwnMetadataKeys(handler)) {
+      Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, handler), served);
+    }
+    Object.defineProperty(served, 'name', { value: handler.name });
+    descriptor.value = served as unknown as typeof descriptor.value;
+    return descriptor;
   };
 }

@@ -10,6 +10,7 @@ import { sseProviders } from './sse.providers.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 import { TokenVerifier } from './token-verifier.js';
 import { SseWriterInterceptor } from './sse-writer.interceptor.js';
+import { SseWriter } from './sse-writer.js';
 import { SseMetrics } from './sse-metrics.js';
 import { SseHealth } from './sse-health.js';
 
@@ -25,6 +26,7 @@ import { SseHealth } from './sse-health.js';
     TokenAuthGuard,
     ConnectionLimitGuard,
     SseWriterInterceptor,
+    SseWriter,
     SseHealth,
   ],
   exports: [
@@ -37,6 +39,7 @@ import { SseHealth } from './sse-health.js';
     TokenAuthGuard,
     ConnectionLimitGuard,
     SseWriterInterceptor,
+    SseWriter,
     SseMetrics,
     SseHealth,
   ],

@@ -1,5 +1,4 @@
 import type { MessageEvent } from '@nestjs/common';
-import type { Subscriber } from 'rxjs';
 import { comparePositions, type EventPosition, formatEventId } from './event-position.js';
 import type { LossReason } from './history.store.js';
 import type { Principal } from './principal.js';
@@ -13,6 +12,14 @@ const HEARTBEAT: MessageEvent = withWire({ comment: '' });
 
 // setTimeout fires at once for a delay past this.
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/** Where a stream's messages go: an rxjs subscriber, or straight to the response of an `@SseRoute()`. */
+export interface MessageSink {
+  readonly closed: boolean;
+  next(message: MessageEvent): void;
+  complete(): void;
+  error(err: unknown): void;
+}
 
 export interface SubscriberSettings {
   readonly retryMs: number;
@@ -55,7 +62,7 @@ export class StreamSubscriber {
   constructor(
     readonly principal: Principal,
     readonly topics: readonly string[],
-    private readonly sink: Subscriber<MessageEvent>,
+    private readonly sink: MessageSink,
     private readonly settings: SubscriberSettings,
     readonly scope: StreamScope = FULL_SCOPE,
   ) {
