@@ -88,8 +88,8 @@ export class SseWriter {
             if (burst > 0) raw.once('drain', () => (burst = 0));
           });
         }
-        raw.write(wireOf(message));
-        if (raw.writableLength > maxPendingBytes + burst) {
+        // write() answers false once the response buffers: only then can the bound have been passed.
+        if (!raw.write(wireOf(message)) && raw.writableLength > maxPendingBytes + burst) {
           this.logger.warn(`A client is not reading: ${raw.writableLength} bytes wait for it (limit ${maxPendingBytes}); dropping its stream`);
           this.metrics.slowClientDropped();
           raw.destroy();
