@@ -44,6 +44,8 @@ export class SseWriter {
   serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
     const raw: ServerResponse = response.raw ?? (response as ServerResponse);
     const request: IncomingMessage = raw.req;
+    // The client may have left while the guards were deciding: its 'close' has been and gone.
+    if (raw.destroyed || raw.writableEnded || !raw.socket || raw.socket.destroyed) return;
     let started = false;
     let ended = false;
     // Headers go out with the first message, or on the next turn without one, so that the client sees `open` promptly.
