@@ -69,7 +69,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     redisWait: env.SSE_REDIS_WAIT === 'true',
     demoTokens: env.DEMO_TOKENS === undefined ? env.NODE_ENV !== 'production' : env.DEMO_TOKENS === 'true',
     chatTokenDelayMs: integer(env, 'CHAT_TOKEN_DELAY_MS', 80, 0),
-    chatDetachedGraceMs: integer(env, 'CHAT_DETACHED_GRACE_MS', 15_000),
+    // 0: an answer whose client went away is cancelled at once (and cannot be resumed).
+    chatDetachedGraceMs: integer(env, 'CHAT_DETACHED_GRACE_MS', 15_000, 0),
   };
 }
 
