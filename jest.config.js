@@ -24,7 +24,7 @@ export default {
       ...base,
       displayName: 'e2e · fastify',
       testMatch: e2e,
-      testPathIgnorePatterns: ['/browser\\.', '/bench-smoke\\.', '/shutdown\\.', '/redis-faults\\.'],
+      testPathIgnorePatterns: ['/browser\\.', '/bench-smoke\\.', '/shutdown\\.', '/redis-faults\\.', '/package\\.'],
       setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
     },
   ],

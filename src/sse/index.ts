@@ -46,4 +46,4 @@ export { SseMetrics, NoSseMetrics } from './sse-metrics.js';
 export { SseHealth } from './sse-health.js';
 export type { SseHealthState } from './sse-health.js';
 export type { PublishKind, RejectionReason, StreamCounts } from './sse-metrics.js';
-export type { SsePrometheusOptions } from './prometheus-sse.metrics.js';
+export type { SsePrometheusOptions, SseMetricsRegistry } from './sse-metrics.js';

@@ -223,7 +223,8 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
       const after = parseEventId(lastEventId);
       const read = after ? await this.history.read(subscriber.keys, after) : { events: [], loss: 'malformed' as const };
       if (read.loss) {
-        this.logger.debug(`A stream of ${subscriber.userId} cannot resume after ${lastEventId}: ${read.loss}`);
+        // The cursor is the client's text: quoted, so that it cannot fake a log line.
+        this.logger.debug(`A stream of ${subscriber.userId} cannot resume after ${JSON.stringify(lastEventId)}: ${read.loss}`);
         this.metrics.lost(read.loss);
         subscriber.start(from, [], { reason: read.loss, lastEventId });
       } else {

@@ -1,13 +1,12 @@
 import { Counter, Gauge, type Registry, register as globalRegistry } from 'prom-client';
 import type { LossReason } from './history.store.js';
-import { type PublishKind, type RejectionReason, SseMetrics, type StreamCounts } from './sse-metrics.js';
-
-export interface SsePrometheusOptions {
-  /** The application's registry (default: prom-client's global one). */
-  registry?: Registry;
-  /** Prefix of every metric name (default `sse_`). */
-  prefix?: string;
-}
+import {
+  type PublishKind,
+  type RejectionReason,
+  SseMetrics,
+  type SsePrometheusOptions,
+  type StreamCounts,
+} from './sse-metrics.js';
 
 /** The module's metrics in prom-client. Loaded only when metrics are turned on. */
 export class PrometheusSseMetrics extends SseMetrics {
@@ -28,7 +27,7 @@ export class PrometheusSseMetrics extends SseMetrics {
       registry.removeSingleMetric(`${prefix}${name}`);
       return `${prefix}${name}`;
     };
-    const registers = [registry];
+    const registers = [registry as Registry]; // prom-client's, declared by its shape in the options
     const counts = () => this.counts();
     // Read when scraped: nothing is counted on the streams' path for these two.
     new Gauge({

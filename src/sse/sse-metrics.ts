@@ -1,5 +1,21 @@
 import type { LossReason } from './history.store.js';
 
+/**
+ * Where the module registers its metrics: a prom-client `Registry`, declared by its shape so that
+ * the package's declarations do not need prom-client, an optional peer dependency.
+ */
+export interface SseMetricsRegistry {
+  registerMetric(metric: never): void;
+  removeSingleMetric(name: string): void;
+}
+
+export interface SsePrometheusOptions {
+  /** The application's registry (default: prom-client's global one). */
+  registry?: SseMetricsRegistry;
+  /** Prefix of every metric name (default `sse_`). */
+  prefix?: string;
+}
+
 export type PublishKind = 'users' | 'topic' | 'broadcast';
 export type RejectionReason = 'user' | 'instance' | 'unavailable';
 

@@ -81,7 +81,8 @@ export class SseWriter {
         return ended;
       },
       next: (message) => {
-        if (ended) return;
+        // A response dropped for a slow client stays open until its 'close' event: nothing more goes to it.
+        if (ended || raw.destroyed) return;
         if (!started) start();
         if (burst === undefined) {
           burst = Infinity;

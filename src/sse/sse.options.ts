@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { JwtOptions } from './jwt-token.verifier.js';
 import type { Principal } from './principal.js';
 import type { SseRedisOptions } from './redis-backplane.js';
-import type { SsePrometheusOptions } from './prometheus-sse.metrics.js';
+import type { SsePrometheusOptions } from './sse-metrics.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 export interface SseAuthOptions {

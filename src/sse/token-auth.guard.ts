@@ -50,7 +50,8 @@ export class TokenAuthGuard implements CanActivate {
     // verified here is trusted: `req.user` may have been set by something else (a passport session).
     const principal = request[PRINCIPAL_KEY] ?? (await this.authenticate(request, http.getResponse()));
     request[PRINCIPAL_KEY] = principal;
-    request.user = principal;
+    // With `fromRequest`, `req.user` is the application's own (its passport user): leave it as it is.
+    if (!this.options.auth.fromRequest) request.user = principal;
     const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [
       context.getHandler(),
       context.getClass(),
@@ -65,12 +66,15 @@ export class TokenAuthGuard implements CanActivate {
     if (fromRequest) return this.principalFrom(fromRequest(request), response);
     const token = this.tokenOf(request);
     if (token === undefined) this.refuse(response, 'A bearer token is required');
+    let principal: Principal;
     try {
-      return await this.verifier!.verify(token);
+      principal = await this.verifier!.verify(token);
     } catch (err) {
       if (err instanceof InvalidTokenError) this.refuse(response, err.message, 'invalid_token');
       throw err;
     }
+    // An application's own verifier is held to what the JWT one checks: a usable user id.
+    return this.principalFrom(principal, response);
   }
 
   /** A principal from the application's own authentication, checked like one from a token. */
