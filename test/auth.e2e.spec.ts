@@ -1,7 +1,9 @@
 import { SignJWT } from 'jose';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { sleep } from './harness/waiting.js';
 
 interface Answer {
   status: number;
@@ -53,14 +55,9 @@ function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-const opened: TestStream[] = [];
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
+afterEach(closeOpened);
 async function open(server: DemoServer, token: string, query?: string): Promise<TestStream> {
-  const stream = await TestStream.open(server.url, token, { query, types: ['note'] });
-  opened.push(stream);
-  return stream;
+  return track(await TestStream.open(server.url, token, { query, types: ['note'] }));
 }
 
 const ENDPOINTS: Array<[string, string, unknown?]> = [
@@ -149,8 +146,7 @@ describe('authentication and authorization', () => {
     });
 
     it('does not let the real EventSource in, nor have it retry', async () => {
-      const stream = new TestStream(server.url, bad['an expired token'].token);
-      opened.push(stream);
+      const stream = track(new TestStream(server.url, bad['an expired token'].token));
       await stream.until(() => stream.errors.length > 0);
       expect(stream.errors[0].code).toBe(401);
       expect(stream.source.readyState).toBe(stream.source.CLOSED);

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep } from './harness/sse-client.js';
+import { sleep } from './harness/waiting.js';
 
 /**
  * The demo page in a real Chromium (Debian's, never a downloaded one) against
@@ -123,14 +123,6 @@ async function listedNotifications(page: Page): Promise<Array<{ id: string; type
   );
 }
 
-/** Publishes through the API as the harness's admin; resolves to the event id. */
-async function publish(body: Record<string, unknown>): Promise<string> {
-  const response = await server.publish(body);
-  const text = await response.text();
-  if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${text}`);
-  return (JSON.parse(text) as { id: string }).id;
-}
-
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 }
@@ -162,13 +154,13 @@ describe('demo page in Chromium', () => {
     await connect(page);
     expect(await page.textContent('#last-id')).toMatch(/^\d+-\d+$/);
 
-    const first = await publish({ userId: 'alice', type: 'todo', data: { text: 'Call Bob at 10:00' } });
+    const first = await server.publishId({ userId: 'alice', type: 'todo', data: { text: 'Call Bob at 10:00' } });
     await waitForCount(page, '#notifications .notification', 1);
     await waitForBadge(page, '1');
     expect(await page.getAttribute('#bell', 'aria-label')).toBe('Notifications: 1 unread');
     expect(await page.isHidden('#empty')).toBe(true);
 
-    const second = await publish({ userId: 'alice', type: 'reminder', data: { text: 'Stand-up in 5 minutes' } });
+    const second = await server.publishId({ userId: 'alice', type: 'reminder', data: { text: 'Stand-up in 5 minutes' } });
     await waitForCount(page, '#notifications .notification', 2);
     await waitForBadge(page, '2');
     expect(await listedNotifications(page)).toEqual([
@@ -189,15 +181,15 @@ describe('demo page in Chromium', () => {
     const page = await openPage();
     await signIn(page, 'bob');
     await connect(page);
-    const before = await publish({ userId: 'bob', type: 'todo', data: { text: 'Before the break' } });
+    const before = await server.publishId({ userId: 'bob', type: 'todo', data: { text: 'Before the break' } });
     await waitForBadge(page, '1');
     expect(await page.textContent('#last-id')).toBe(before);
 
     await page.click('#disconnect');
     await page.locator('#state[data-state=closed]').waitFor();
     expect(await page.isEnabled('#connect')).toBe(true);
-    const away1 = await publish({ userId: 'bob', type: 'reminder', data: { text: 'While away, one' } });
-    const away2 = await publish({ userId: 'bob', type: 'announcement', data: { text: 'While away, two' } });
+    const away1 = await server.publishId({ userId: 'bob', type: 'reminder', data: { text: 'While away, one' } });
+    const away2 = await server.publishId({ userId: 'bob', type: 'announcement', data: { text: 'While away, two' } });
     // Nothing reaches a disconnected tab.
     await sleep(300);
     expect(await page.$$('#notifications .notification')).toHaveLength(1);
@@ -353,7 +345,7 @@ describe('demo page in Chromium', () => {
 
     const streams = recordRequests(page, '/sse');
     await connect(page);
-    const id = await publish({ userId: 'erin', type: 'announcement', data: { text: 'Hello from the cookie' } });
+    const id = await server.publishId({ userId: 'erin', type: 'announcement', data: { text: 'Hello from the cookie' } });
     await waitForBadge(page, '1');
     expect(await listedNotifications(page)).toEqual([
       { id, type: 'announcement', text: 'Hello from the cookie', unread: true },

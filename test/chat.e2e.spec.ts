@@ -2,15 +2,15 @@ import { jest } from '@jest/globals';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { startDemoServer, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
-import { RawStream } from './harness/raw-stream.js';
-import { sleep } from './harness/sse-client.js';
+import { compareIds, expectIncreasing } from './harness/event-ids.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { blocksOf, RawStream } from './harness/raw-stream.js';
 import { signToken } from './harness/tokens.js';
+import { sleep, Waiters } from './harness/waiting.js';
 
 // Generous: other suites share the machine. Every wait inside is bounded on its own.
 jest.setTimeout(30_000);
 
-/** The form of every event id: `<ms>-<seq>`. */
-const EVENT_ID = /^\d+-\d+$/;
 /** The form of an answer id: the owner's tag, a dot, a UUID. */
 const ANSWER_ID = /^[\w-]{22}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -34,7 +34,7 @@ class ChatStream {
   raw = '';
   /** Whether the response has ended (the server ended it, or the client went away). */
   ended = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private constructor(
     private readonly response: IncomingMessage,
@@ -49,13 +49,13 @@ class ChatStream {
     response.on('data', (text: string) => {
       this.raw += text;
       parser.feed(text);
-      this.notify();
+      this.waiters.notify();
     });
     // Dropped by close(): that is how it ends, not a failure.
     response.on('error', () => undefined);
     response.on('close', () => {
       this.ended = true;
-      this.notify();
+      this.waiters.notify();
     });
   }
 
@@ -115,20 +115,7 @@ class ChatStream {
 
   /** Resolves once `condition` holds, checked after every chunk; rejects after `timeoutMs` with what arrived. */
   until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out; received ${JSON.stringify(this.raw)} (ended: ${this.ended})`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(condition, timeoutMs, () => `timed out; received ${JSON.stringify(this.raw)} (ended: ${this.ended})`);
   }
 
   /** Waits for the server to end the response, and returns its events. */
@@ -141,44 +128,9 @@ class ChatStream {
   close(): void {
     this.abort();
   }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
 }
 
-/** Compares two `<ms>-<seq>` ids. */
-function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number);
-  const [bm, bs] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
-
-function expectIncreasing(ids: Array<string | undefined>): void {
-  for (const id of ids) expect(id).toMatch(EVENT_ID);
-  for (let i = 1; i < ids.length; i++) {
-    if (compareIds(ids[i - 1]!, ids[i]!) >= 0) throw new Error(`ids do not strictly increase at ${i}: ${ids.join(', ')}`);
-  }
-}
-
-/** The complete blocks of a raw SSE body, each as its non-empty lines. */
-function blocksOf(body: string): string[][] {
-  return body
-    .slice(0, body.lastIndexOf('\n\n') + 2)
-    .split('\n\n')
-    .map((block) => block.split('\n').filter((line) => line !== ''))
-    .filter((lines) => lines.length > 0);
-}
-
-/** Every stream a test opened, closed after it. */
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(stream: T): T {
-  opened.push(stream);
-  return stream;
-}
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
+afterEach(closeOpened);
 
 /** The HTTP platform under test comes from the harness (one run per adapter). */
 const adapter = TEST_CONFIG.adapter;
@@ -205,7 +157,7 @@ describe(`chat over POST streams (${adapter})`, () => {
     ]);
   });
   afterAll(async () => {
-    for (const stream of opened.splice(0)) stream.close();
+    closeOpened();
     await Promise.all([server?.close(), tight?.close()]);
   });
 

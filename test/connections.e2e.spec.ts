@@ -1,18 +1,11 @@
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { EVENT_ID } from './harness/event-ids.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { sleep } from './harness/waiting.js';
 
-const EVENT_ID = /^\d+-\d+$/;
-
-interface Stats {
-  streams: number;
-  users: number;
-}
-
-const opened: TestStream[] = [];
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
+afterEach(closeOpened);
 
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -31,9 +24,7 @@ describe('closing streams and stats', () => {
 
   async function open(userId: string, query?: string): Promise<TestStream> {
     const token = userId === 'admin' ? server.adminToken : await signToken(userId);
-    const stream = await TestStream.open(server.url, token, { query, types: ['note'] });
-    opened.push(stream);
-    return stream;
+    return track(await TestStream.open(server.url, token, { query, types: ['note'] }));
   }
 
   async function del(path: string, token: string): Promise<{ status: number; body: unknown }> {
@@ -41,11 +32,7 @@ describe('closing streams and stats', () => {
     return { status: res.status, body: await res.json() };
   }
 
-  async function stats(): Promise<Stats> {
-    const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-    expect(res.status).toBe(200);
-    return (await res.json()) as Stats;
-  }
+  const stats = () => server.stats();
 
   /** Waits for the close event, then for the EventSource to see the response end. */
   async function expectClosedByServer(stream: TestStream): Promise<void> {
@@ -62,8 +49,7 @@ describe('closing streams and stats', () => {
     expect(stream.ofType('sse.close')).toEqual([]);
     expect(stream.errors).toEqual([]);
     expect(stream.source.readyState).toBe(stream.source.OPEN);
-    const res = await server.publish({ userId, type: 'note', data: 'still here' });
-    const { id } = (await res.json()) as { id: string };
+    const id = await server.publishId({ userId, type: 'note', data: 'still here' });
     const notes = await stream.waitForType('note');
     expect(notes[notes.length - 1].id).toBe(id);
   }
@@ -86,8 +72,7 @@ describe('closing streams and stats', () => {
 
     it('sends sse.close as the last event, after the events published before it', async () => {
       const stream = await open('own-order');
-      const res = await server.publish({ userId: 'own-order', type: 'note', data: 1 });
-      const { id } = (await res.json()) as { id: string };
+      const id = await server.publishId({ userId: 'own-order', type: 'note', data: 1 });
       expect((await del('/sse/connections', await signToken('own-order'))).body).toEqual({ closed: 1 });
       await expectClosedByServer(stream);
       expect(stream.events.map((e) => e.type)).toEqual(['sse.ready', 'note', 'sse.close']);

@@ -1,18 +1,13 @@
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { closeOpened, track } from './harness/opened-streams.js';
 import { RawStream } from './harness/raw-stream.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { sleep } from './harness/waiting.js';
 
 const MAX = 2;
 
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(stream: T): T {
-  opened.push(stream);
-  return stream;
-}
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
+afterEach(closeOpened);
 
 describe('connection limit per user', () => {
   let server: DemoServer;

@@ -1,12 +1,16 @@
 import type { INestApplication, LoggerService } from '@nestjs/common';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { Redis } from 'ioredis';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Redis } from 'ioredis';
 import { createDemoApp } from '../src/demo/demo.app.js';
+import { publishId } from './harness/admin-api.js';
 import { startDemoServer, TEST_ADAPTER, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream, type TestStreamOptions } from './harness/sse-client.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
+import { TestStream, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { eventually, within } from './harness/waiting.js';
 
 /**
  * What an operator sees of the demo app: Prometheus metrics (GET /metrics),
@@ -52,14 +56,6 @@ async function call(
     throw new Error(`${init.method ?? 'GET'} ${url} did not complete: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
   }
 }
 
@@ -109,18 +105,6 @@ async function health(url: string): Promise<{ status: number; body: Health }> {
   return { status: res.status, body: JSON.parse(res.body) as Health };
 }
 
-/** A port nothing listens on (just released by the OS). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** This suite's own Redis: `redis-server` on a spare port, nothing saved; stopped and started again on that port. */
 class RedisServer {
   private child?: ChildProcess;
@@ -149,9 +133,7 @@ class RedisServer {
   /** Starts it again (on the same port) unless it is running. */
   async restart(): Promise<void> {
     if (this.running) return;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    if (this.password) args.push('--requirepass', this.password);
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnRedisServer(this.port, this.password);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -159,7 +141,7 @@ class RedisServer {
     await eventually(
       async () => {
         if (child.exitCode !== null) throw new Error(`redis-server exited:\n${this.output}`);
-        return this.answers();
+        return redisAnswers(this.url);
       },
       10_000,
       `redis-server on port ${this.port}`,
@@ -171,79 +153,32 @@ class RedisServer {
     const child = this.child;
     if (!child || !this.running) return;
     child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const exited = await Promise.race([
-      this.exited!.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5000))),
-    ]);
-    clearTimeout(timer);
-    if (!exited) {
+    if (!(await within(this.exited!.then(() => true), 5000, false))) {
       child.kill('SIGKILL');
       await this.exited;
     }
   }
 
-  client(): Redis {
-    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    return client;
-  }
-
   async keys(prefix: string): Promise<string[]> {
-    const client = this.client();
-    try {
-      await client.connect();
-      const found: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        found.push(...keys);
-      } while (cursor !== '0');
-      return found;
-    } finally {
-      client.disconnect();
-    }
+    return this.withClient((client) => keysUnder(client, prefix));
   }
 
   async deleteKeys(prefix: string): Promise<void> {
-    const keys = await this.keys(prefix);
-    if (keys.length === 0) return;
-    const client = this.client();
-    try {
-      await client.connect();
-      await client.del(...keys);
-    } finally {
-      client.disconnect();
-    }
+    await this.withClient((client) => deleteKeys(client, prefix));
   }
 
-  private async answers(): Promise<boolean> {
-    const client = this.client();
+  private async withClient<T>(use: (client: Redis) => Promise<T>): Promise<T> {
+    const client = probeClient(this.url);
     try {
       await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
+      return await use(client);
     } finally {
       client.disconnect();
     }
   }
 }
 
-/** Closes a server without waiting for a spare connection an aborted fetch may leave behind. */
-async function closeApp(app: INestApplication): Promise<void> {
-  const httpServer = app.getHttpServer() as Server;
-  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-  try {
-    await app.close();
-  } finally {
-    clearInterval(sweeper);
-  }
-}
-
-const opened: TestStream[] = [];
-afterEach(() => opened.splice(0).forEach((stream) => stream.close()));
+afterEach(closeOpened);
 
 /**
  * On Fastify the demo app serves its Swagger UI with @fastify/static. Were it not loadable here, Nest would
@@ -259,19 +194,12 @@ beforeAll(async () => {
 });
 
 async function open(url: string, userId: string, options: TestStreamOptions = {}): Promise<TestStream> {
-  const stream = await TestStream.open(url, await signToken(userId), { types: [TYPE], ...options });
-  opened.push(stream);
-  return stream;
+  return track(await TestStream.open(url, await signToken(userId), { types: [TYPE], ...options }));
 }
 
-async function publish(url: string, adminToken: string, target: Record<string, unknown>, data: unknown = null): Promise<string> {
-  const res = await call(`${url}/notifications`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${adminToken}` },
-    body: { ...target, type: TYPE, data },
-  });
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${res.body}`);
-  return (JSON.parse(res.body) as { id: string }).id;
+/** Bounded in time, as every request here. */
+function publish(url: string, adminToken: string, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  return publishId(url, adminToken, { ...target, type: TYPE, data }, AbortSignal.timeout(5000));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +224,7 @@ describe(`GET /metrics · ${TEST_ADAPTER}`, () => {
   beforeAll(async () => {
     server = await startDemoServer({ maxConnectionsPerUser: 3 });
   });
-  afterAll(() => closeApp(server.app));
+  afterAll(() => server.close());
 
   test("serves prom-client's text format with every metric of the module, at zero on a fresh server", async () => {
     const res = await call(`${server.url}/metrics`);
@@ -377,7 +305,7 @@ describe(`GET /metrics · ${TEST_ADAPTER}`, () => {
     expect(now.count('sse_slow_clients_dropped_total')).toBe(0);
     expect(now.count('sse_backplane_errors_total')).toBe(0);
 
-    opened.splice(0).forEach((stream) => stream.close());
+    closeOpened();
     await eventually(
       async () => {
         const after = await scrape(url);
@@ -398,7 +326,7 @@ describe(`GET /metrics, a client that stops reading · ${TEST_ADAPTER}`, () => {
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.destroy());
-    await closeApp(server.app);
+    await server.close();
   });
 
   test('sse_slow_clients_dropped_total counts a dropped client once, and its stream is gone from the gauges', async () => {
@@ -445,8 +373,8 @@ describe(`GET /health · ${TEST_ADAPTER}`, () => {
       expect(busy.status).toBe(200);
       expect(busy.body.info?.sse).toEqual({ status: 'up', backplane: 'memory', streams: 3, users: 2 });
     } finally {
-      opened.splice(0).forEach((stream) => stream.close());
-      await closeApp(server.app);
+      closeOpened();
+      await server.close();
     }
   });
 
@@ -461,9 +389,9 @@ describe(`GET /health · ${TEST_ADAPTER}`, () => {
     });
 
     afterAll(async () => {
-      opened.splice(0).forEach((stream) => stream.close());
+      closeOpened();
       try {
-        if (server) await closeApp(server.app);
+        if (server) await server.close();
         if (redis) {
           await redis.restart(); // in case a failed test left it stopped
           await redis.deleteKeys(prefix);
@@ -528,7 +456,7 @@ describe(`GET /docs · ${TEST_ADAPTER}`, () => {
   beforeAll(async () => {
     server = await startDemoServer();
   });
-  afterAll(() => closeApp(server.app));
+  afterAll(() => server.close());
 
   test('/docs/openapi.json describes the publishing and administration endpoints, with bearer auth', async () => {
     const res = await call(`${server.url}/docs/openapi.json`);
@@ -667,10 +595,10 @@ describe(`logs · ${TEST_ADAPTER}`, () => {
   const sockets: Socket[] = [];
 
   afterAll(async () => {
-    opened.splice(0).forEach((stream) => stream.close());
+    closeOpened();
     sockets.forEach((socket) => socket.destroy());
     try {
-      if (app) await closeApp(app);
+      if (app) await app.close();
       if (redis) {
         await redis.restart();
         await redis.deleteKeys(prefix);
@@ -722,16 +650,12 @@ describe(`logs · ${TEST_ADAPTER}`, () => {
     }
 
     // A 429.
-    const carolStreams = [
-      await TestStream.open(url, carol, { types: [TYPE] }),
-      await TestStream.open(url, carol, { types: [TYPE] }),
-    ];
-    opened.push(...carolStreams);
+    track(await TestStream.open(url, carol, { types: [TYPE] }));
+    track(await TestStream.open(url, carol, { types: [TYPE] }));
     expect((await call(`${url}/sse`, { headers: { Authorization: `Bearer ${carol}` } })).status).toBe(429);
 
     // A resume with a garbage cursor.
-    const lost = await TestStream.open(url, alice, { types: [TYPE], headers: { 'Last-Event-ID': 'garbage' } });
-    opened.push(lost);
+    const lost = track(await TestStream.open(url, alice, { types: [TYPE], headers: { 'Last-Event-ID': 'garbage' } }));
     await lost.waitForType('sse.loss');
 
     // A client that stops reading, fed until the server drops it (events reach it after the publish answers).
@@ -766,9 +690,9 @@ describe(`logs · ${TEST_ADAPTER}`, () => {
     await eventually(async () => (await call(`${url}/health`)).status === 200, 15_000, '/health 200 after Redis is back');
     await eventually(() => logger.of('RedisBroker').length > 0, 10_000, "RedisBroker's note after Redis came back");
 
-    opened.splice(0).forEach((stream) => stream.close());
+    closeOpened();
     sockets.splice(0).forEach((socket) => socket.destroy());
-    await closeApp(app);
+    await app.close();
     app = undefined;
 
     const lines = logger.lines;

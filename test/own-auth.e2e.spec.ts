@@ -28,8 +28,10 @@ import {
   SseRoute,
   TokenVerifier,
 } from '../src/sse/index.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * Bringing your own authentication, as the README shows it: (a) a
@@ -60,15 +62,7 @@ async function listen(module: new () => unknown): Promise<Running> {
 }
 
 async function stop(running: Running | undefined): Promise<void> {
-  if (!running) return;
-  // Node's fetch may leave a spare connection behind an aborted stream: don't wait for it.
-  const httpServer = running.app.getHttpServer() as Server;
-  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-  try {
-    await running.app.close();
-  } finally {
-    clearInterval(sweeper);
-  }
+  await running?.app.close();
 }
 
 interface Answer {
@@ -95,21 +89,10 @@ async function call(url: string, headers: Record<string, string> = {}): Promise<
   }
 }
 
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const opened: TestStream[] = [];
-afterEach(() => opened.splice(0).forEach((stream) => stream.close()));
+afterEach(closeOpened);
 
 async function open(url: string, token: string | undefined, headers?: Record<string, string>): Promise<TestStream> {
-  const stream = await TestStream.open(url, token, { headers, types: ['note'] });
-  opened.push(stream);
-  return stream;
+  return track(await TestStream.open(url, token, { headers, types: ['note'] }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,21 +1,9 @@
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { compareIds, expectIncreasing } from './harness/event-ids.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
-
-const EVENT_ID = /^\d+-\d+$/;
-
-/** Orders two event ids (`<ms>-<seq>`) numerically. */
-function compareIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split('-').map(Number);
-  const [bMs, bSeq] = b.split('-').map(Number);
-  return aMs - bMs || aSeq - bSeq;
-}
-
-function expectIncreasing(ids: string[]): void {
-  for (let i = 1; i < ids.length; i++) {
-    if (compareIds(ids[i - 1], ids[i]) >= 0) throw new Error(`ids do not increase: ${ids.join(', ')}`);
-  }
-}
+import { sleep } from './harness/waiting.js';
 
 interface ErrorBody {
   statusCode: number;
@@ -23,25 +11,10 @@ interface ErrorBody {
   error?: string;
 }
 
-const opened: TestStream[] = [];
 async function open(server: DemoServer, userId: string, query?: string): Promise<TestStream> {
-  const stream = await TestStream.open(server.url, await signToken(userId), { types: ['news', 'ping'], query });
-  opened.push(stream);
-  return stream;
+  return track(await TestStream.open(server.url, await signToken(userId), { types: ['news', 'ping'], query }));
 }
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
-
-async function publishOk(server: DemoServer, body: Record<string, unknown>): Promise<string> {
-  const res = await server.publish(body);
-  const text = await res.text();
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${text}`);
-  const parsed = JSON.parse(text) as { id: string };
-  expect(Object.keys(parsed)).toEqual(['id']);
-  expect(parsed.id).toMatch(EVENT_ID);
-  return parsed.id;
-}
+afterEach(closeOpened);
 
 /** POST /notifications as admin with a raw body. */
 async function postRaw(server: DemoServer, body: string): Promise<{ status: number; type: string; json: ErrorBody }> {
@@ -74,7 +47,7 @@ describe('publishing', () => {
     const bob = await open(server, 'p-bob');
     const carol = await open(server, 'p-carol');
 
-    const id = await publishOk(server, { userIds: ['p-alice', 'p-bob', 'p-alice'], type: 'news', data: { n: 1 } });
+    const id = await server.publishId({ userIds: ['p-alice', 'p-bob', 'p-alice'], type: 'news', data: { n: 1 } });
     const [forAlice] = await alice.waitForType('news');
     const [forBob] = await bob.waitForType('news');
     expect(forAlice).toEqual({ type: 'news', id, data: '{"n":1}' });
@@ -93,7 +66,7 @@ describe('publishing', () => {
     const second = await open(server, 't-carol', 'topics=sports');
     const admin = await open(server, 'admin');
 
-    const id = await publishOk(server, { topic: 'sports', type: 'news', data: 'goal' });
+    const id = await server.publishId({ topic: 'sports', type: 'news', data: 'goal' });
     const [event] = await subscriber.waitForType('news');
     expect(event).toEqual({ type: 'news', id, data: '"goal"' });
     expect(await second.waitForType('news')).toEqual([event]);
@@ -111,7 +84,7 @@ describe('publishing', () => {
       await open(server, 'b-bob'),
       await open(server, 'admin'),
     ];
-    const id = await publishOk(server, { broadcast: true, type: 'news', data: { all: true } });
+    const id = await server.publishId({ broadcast: true, type: 'news', data: { all: true } });
     for (const stream of streams) {
       expect(await stream.waitForType('news')).toEqual([{ type: 'news', id, data: '{"all":true}' }]);
     }
@@ -121,11 +94,11 @@ describe('publishing', () => {
     const alice = await open(server, 'i-alice', 'topics=ids');
     const bob = await open(server, 'i-bob');
     const postIds = [
-      await publishOk(server, { userId: 'i-alice', type: 'ping', data: 1 }),
-      await publishOk(server, { userIds: ['i-alice', 'i-bob'], type: 'ping', data: 2 }),
-      await publishOk(server, { topic: 'ids', type: 'ping', data: 3 }),
-      await publishOk(server, { broadcast: true, type: 'ping', data: 4 }),
-      await publishOk(server, { userId: 'i-alice', type: 'ping', data: 5 }),
+      await server.publishId({ userId: 'i-alice', type: 'ping', data: 1 }),
+      await server.publishId({ userIds: ['i-alice', 'i-bob'], type: 'ping', data: 2 }),
+      await server.publishId({ topic: 'ids', type: 'ping', data: 3 }),
+      await server.publishId({ broadcast: true, type: 'ping', data: 4 }),
+      await server.publishId({ userId: 'i-alice', type: 'ping', data: 5 }),
     ];
     expectIncreasing(postIds);
 
@@ -144,7 +117,7 @@ describe('publishing', () => {
   it('delivers concurrent publishes in the order of their ids, each id once', async () => {
     const watcher = await open(server, 'c-alice');
     const ids = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => publishOk(server, { broadcast: true, type: 'ping', data: i })),
+      Array.from({ length: 20 }, (_, i) => server.publishId({ broadcast: true, type: 'ping', data: i })),
     );
     expect(new Set(ids).size).toBe(20);
     const seen = (await watcher.waitForType('ping', 20)).map((e) => e.id);
@@ -196,7 +169,7 @@ describe('publishing', () => {
     it('accepts a body well under 64kb', async () => {
       const watcher = await open(server, 'size-user');
       const data = 'x'.repeat(40 * 1024);
-      const id = await publishOk(server, { userId: 'size-user', type: 'news', data });
+      const id = await server.publishId({ userId: 'size-user', type: 'news', data });
       const [event] = await watcher.waitForType('news');
       expect(event.id).toBe(id);
       expect(JSON.parse(event.data)).toBe(data);

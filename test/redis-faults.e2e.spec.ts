@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHook } from 'node:async_hooks';
-import type { Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
+import { rawConnect, type RawConnect } from './harness/raw-stream.js';
+import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
+import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { eventually, sleep, within } from './harness/waiting.js';
 
 /**
  * The Redis backplane when things go wrong: an instance killed without
@@ -23,96 +24,15 @@ const TYPE = 'note';
 const SETTLE_MS = 250;
 const LEASE_TTL_MS = 1500;
 
-interface Stats {
-  streams: number;
-  users: number;
-  instances: { id: string; streams: number; users: number }[];
-}
-
-interface Loss {
-  reason: string;
-  lastEventId: string;
-}
-
 /** What was measured, printed once at the end (these are observations, not assertions). */
 const measured: Record<string, unknown> = {};
 
-async function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
-  const res = await server.publish({ ...target, type: TYPE, data });
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function stats(baseUrl: string, adminToken: string): Promise<Stats> {
-  const res = await fetch(`${baseUrl}/sse/stats`, { headers: { Authorization: `Bearer ${adminToken}` } });
-  if (res.status !== 200) throw new Error(`stats answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as Stats;
-}
-
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function closeServer(target: DemoServer): Promise<void> {
-  const httpServer = target.app.getHttpServer() as Server;
-  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-  try {
-    await target.close();
-  } finally {
-    clearInterval(sweeper);
-  }
+function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  return server.publishId({ ...target, type: TYPE, data });
 }
 
 function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
-}
-
-function lossOf(event: ReceivedEvent): Loss {
-  return JSON.parse(event.data) as Loss;
-}
-
-interface RawConnect {
-  status: number;
-  retryAfter: string | null;
-  body: string;
-  close(): void;
-}
-
-/** GET /sse with fetch: reads the status; a 200 stays open until `close()`. */
-async function rawConnect(baseUrl: string, token: string): Promise<RawConnect> {
-  const controller = new AbortController();
-  const res = await fetch(`${baseUrl}/sse`, {
-    headers: { Authorization: `Bearer ${token}` },
-    signal: AbortSignal.any([controller.signal, AbortSignal.timeout(5000)]),
-  });
-  const body = res.status === 200 ? '' : await res.text();
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body, close: () => controller.abort() };
-}
-
-/** `promise`, or `fallback` after `ms` (the timer is cleared either way, so it holds no process open). */
-async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A port nothing listens on (just released by the OS). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A child process whose output is collected. */
@@ -158,59 +78,20 @@ function spawnApp(env: Record<string, string>): Child {
 }
 
 function startRedisServer(port: number): Child {
-  return new Child(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-}
-
-async function redisAnswers(port: number): Promise<boolean> {
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
+  return new Child(spawnRedisServer(port));
 }
 
 /** SHUTDOWN NOSAVE: Redis goes away and forgets everything. */
 async function shutdownRedis(port: number, server: Child): Promise<void> {
-  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  admin.on('error', () => undefined);
+  const admin = probeClient(`redis://127.0.0.1:${port}`);
   await admin.connect();
   await admin.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
   admin.disconnect();
   await server.exited;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
-
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
-
 describe('Redis backplane faults', () => {
   let redis: Redis;
-  let adminToken: string;
   const servers: DemoServer[] = [];
   const children: Child[] = [];
   const streams: TestStream[] = [];
@@ -234,7 +115,7 @@ describe('Redis backplane faults', () => {
   }
 
   async function raw(baseUrl: string, userId: string): Promise<RawConnect> {
-    const connect = await rawConnect(baseUrl, await signToken(userId));
+    const connect = await rawConnect(baseUrl, await signToken(userId), 5000);
     raws.push(connect);
     return connect;
   }
@@ -242,13 +123,12 @@ describe('Redis backplane faults', () => {
   beforeAll(async () => {
     redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
-    adminToken = await signToken('admin', { roles: ['admin'] });
   });
 
   afterEach(async () => {
     streams.splice(0).forEach((stream) => stream.close());
     raws.splice(0).forEach((connect) => connect.close());
-    await Promise.all(servers.splice(0).map(closeServer));
+    await Promise.all(servers.splice(0).map((server) => server.close()));
     await Promise.all(children.splice(0).map((child) => child.kill('SIGKILL')));
   });
 
@@ -289,7 +169,7 @@ describe('Redis backplane faults', () => {
     const refused = await raw(local.url, 'ulla');
     expect(refused.status).toBe(429);
     expect(refused.body).toContain('Too many connections');
-    const before = await stats(local.url, adminToken);
+    const before = await local.stats();
     expect(before).toMatchObject({ streams: 2, users: 1 });
     expect(before.instances).toHaveLength(1);
     expect(before.instances[0].streams).toBe(2);
@@ -308,12 +188,12 @@ describe('Redis backplane faults', () => {
     // Its two leases may expire a few ms apart: then both are gone from the stats, and the
     // stream just admitted here is the only one counted.
     await eventually(
-      async () => (await stats(local.url, adminToken)).instances.every((instance) => instance.id !== before.instances[0].id),
+      async () => (await local.stats()).instances.every((instance) => instance.id !== before.instances[0].id),
       LEASE_TTL_MS + 1000,
       'the dead instance to leave the stats',
     );
     measured.deadInstanceGoneFromStatsMs = Date.now() - killedAt;
-    const after = await stats(local.url, adminToken);
+    const after = await local.stats();
     expect(after).toMatchObject({ streams: 1, users: 1 });
     expect(after.instances).toHaveLength(1);
   });
@@ -321,7 +201,7 @@ describe('Redis backplane faults', () => {
   it('Redis restarted (data lost) under a live instance: no crash, quick errors while away, then events or sse.loss, never silence', async () => {
     const port = await freePort();
     let redisServer = track(startRedisServer(port));
-    await eventually(() => redisAnswers(port), 5000, 'the extra Redis to answer');
+    await eventually(() => redisAnswers(`redis://127.0.0.1:${port}`), 5000, 'the extra Redis to answer');
     const server = await startServer({
       redisUrl: `redis://127.0.0.1:${port}`,
       redisKeyPrefix: PREFIX,
@@ -344,7 +224,7 @@ describe('Redis backplane faults', () => {
     });
     measured.publishWhileRedisDown = { status: res.status, ms: Date.now() - started, body: await res.text() };
     expect(res.status).toBe(503);
-    expect((await stats(server.url, adminToken).catch((err: Error) => err.message)) as string).toMatch(/^stats answered 503/);
+    expect((await server.stats().catch((err: Error) => err.message)) as string).toMatch(/^stats answered 503/);
     // A new stream cannot take a slot: 503 with Retry-After.
     const refused = await raw(server.url, 'rob');
     measured.connectWhileRedisDown = { status: refused.status, retryAfter: refused.retryAfter, body: refused.body };
@@ -357,7 +237,7 @@ describe('Redis backplane faults', () => {
 
     const restartedAt = Date.now();
     redisServer = track(startRedisServer(port));
-    await eventually(() => redisAnswers(port), 5000, 'the extra Redis to answer again');
+    await eventually(() => redisAnswers(`redis://127.0.0.1:${port}`), 5000, 'the extra Redis to answer again');
     let second = '';
     await eventually(
       async () => {
@@ -391,8 +271,8 @@ describe('Redis backplane faults', () => {
     // No slot leaks: once everything is closed, the new Redis holds no stream.
     streams.splice(0).forEach((s) => s.close());
     raws.splice(0).forEach((r) => r.close());
-    await eventually(async () => (await stats(server.url, adminToken)).streams === 0, LEASE_TTL_MS + 3000, 'stats to reach 0');
-    expect(await stats(server.url, adminToken)).toEqual({ streams: 0, users: 0, instances: [] });
+    await eventually(async () => (await server.stats()).streams === 0, LEASE_TTL_MS + 3000, 'stats to reach 0');
+    expect(await server.stats()).toEqual({ streams: 0, users: 0, instances: [] });
   });
 
   it('Redis unreachable at startup: exit code 1 with one clear line and no stack trace', async () => {
@@ -446,7 +326,7 @@ describe('Redis backplane faults', () => {
       },
     }).enable();
     try {
-      await closeServer(server);
+      await server.close();
       closing = false;
       await sleep(500);
       const left = [...pending.values()]

@@ -1,9 +1,11 @@
-import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
+import { rawConnect, type RawConnect } from './harness/raw-stream.js';
+import { deleteKeys, keysUnder } from './harness/redis.js';
+import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * The Redis backplane, end to end: three instances of the demo app in this
@@ -21,47 +23,8 @@ const SETTLE_MS = 250;
 const MAX_PER_USER = 3;
 const HISTORY_SIZE = 5;
 
-interface Loss {
-  reason: string;
-  lastEventId: string;
-}
-
-interface Stats {
-  streams: number;
-  users: number;
-  instances: { id: string; streams: number; users: number }[];
-}
-
-async function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
-  const res = await server.publish({ ...target, type: TYPE, data });
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function stats(server: DemoServer): Promise<Stats> {
-  const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-  if (res.status !== 200) throw new Error(`stats answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as Stats;
-}
-
-/** Polls `condition` until it holds; rejects after `timeoutMs`. */
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** Closes a server without waiting for idle keep-alive sockets (undici keeps a spare one). */
-async function closeServer(target: DemoServer): Promise<void> {
-  const httpServer = target.app.getHttpServer() as Server;
-  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-  try {
-    await target.close();
-  } finally {
-    clearInterval(sweeper);
-  }
+function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  return server.publishId({ ...target, type: TYPE, data });
 }
 
 function instanceIdOf(server: DemoServer): string {
@@ -70,47 +33,6 @@ function instanceIdOf(server: DemoServer): string {
 
 function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
-}
-
-function lossOf(event: ReceivedEvent): Loss {
-  return JSON.parse(event.data) as Loss;
-}
-
-/** A stream opened with plain fetch: only its status is read; a 200 is kept open until `close()`. */
-interface RawConnect {
-  status: number;
-  retryAfter: string | null;
-  body: string;
-  close(): void;
-}
-
-async function rawConnect(baseUrl: string, token: string): Promise<RawConnect> {
-  const controller = new AbortController();
-  const res = await fetch(`${baseUrl}/sse`, { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal });
-  const body = res.status === 200 ? '' : await res.text();
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body, close: () => controller.abort() };
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.del(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
 }
 
 describe('Redis backplane: a cluster of three instances', () => {
@@ -150,11 +72,11 @@ describe('Redis backplane: a cluster of three instances', () => {
     streams.splice(0).forEach((stream) => stream.close());
     raws.splice(0).forEach((connect) => connect.close());
     // Every test starts from an empty cluster (not asserted here: the tests that care assert it).
-    await eventually(async () => (await stats(a)).streams === 0, 5000, 'the cluster to hold no stream').catch(() => undefined);
+    await eventually(async () => (await a.stats()).streams === 0, 5000, 'the cluster to hold no stream').catch(() => undefined);
   });
 
   afterAll(async () => {
-    await Promise.all([a, b, c].filter(Boolean).map(closeServer));
+    await Promise.all([a, b, c].filter(Boolean).map((server) => server.close()));
     try {
       await deleteKeys(redis, PREFIX);
       expect(await keysUnder(redis, PREFIX)).toEqual([]);
@@ -247,7 +169,7 @@ describe('Redis backplane: a cluster of three instances', () => {
       expect(reopened?.status).toBe(200);
       // And the cluster is full again.
       expect((await raw(c, 'lim')).status).toBe(429);
-      const cluster = await stats(c);
+      const cluster = await c.stats();
       expect(cluster.streams).toBe(MAX_PER_USER + 1);
       expect(cluster.users).toBe(2);
     });
@@ -263,12 +185,12 @@ describe('Redis backplane: a cluster of three instances', () => {
       const statuses = attempts.map((attempt) => attempt.status);
       expect(statuses.filter((status) => status === 200)).toHaveLength(1);
       expect(statuses.filter((status) => status === 429)).toHaveLength(19);
-      expect((await stats(b)).streams).toBe(MAX_PER_USER);
+      expect((await b.stats()).streams).toBe(MAX_PER_USER);
 
       streams.splice(0).forEach((stream) => stream.close());
       raws.splice(0).forEach((connect) => connect.close());
-      await eventually(async () => (await stats(a)).streams === 0, 5000, 'stats on A to reach 0');
-      const [onA, onB, onC] = await Promise.all([stats(a), stats(b), stats(c)]);
+      await eventually(async () => (await a.stats()).streams === 0, 5000, 'stats on A to reach 0');
+      const [onA, onB, onC] = await Promise.all([a.stats(), b.stats(), c.stats()]);
       for (const s of [onA, onB, onC]) expect(s).toEqual({ streams: 0, users: 0, instances: [] });
     });
   });
@@ -359,7 +281,7 @@ describe('Redis backplane: a cluster of three instances', () => {
         }).toEqual({ loss: [{ reason: 'expired', lastEventId: cursor }], replayed: [], startsAt: fresh });
       } finally {
         streams.splice(0).forEach((stream) => stream.close());
-        await closeServer(d);
+        await d.close();
       }
     });
 
@@ -403,8 +325,8 @@ describe('Redis backplane: a cluster of three instances', () => {
         stream.close();
       }
       // Their slots are freed cluster-wide; the other user's stream is untouched.
-      await eventually(async () => (await stats(c)).streams === 1, 5000, "dan's slots to be freed");
-      expect((await stats(a)).users).toBe(1);
+      await eventually(async () => (await c.stats()).streams === 1, 5000, "dan's slots to be freed");
+      expect((await a.stats()).users).toBe(1);
       const live = await publish(a, { userId: 'dora' }, 'still here');
       await bystander.waitForType(TYPE, 1);
       expect(notes(bystander).map((e) => e.id)).toEqual([live]);
@@ -433,7 +355,7 @@ describe('Redis backplane: a cluster of three instances', () => {
         ]),
       };
       for (const server of [a, b, c]) {
-        const s = await stats(server);
+        const s = await server.stats();
         expect(s).toEqual(expected);
         // C holds no stream: no entry for it.
         expect(s.instances).toHaveLength(2);
@@ -441,8 +363,8 @@ describe('Redis backplane: a cluster of three instances', () => {
       expect(new Set([a, b, c].map(instanceIdOf)).size).toBe(3);
 
       streams.splice(0).forEach((stream) => stream.close());
-      await eventually(async () => (await stats(b)).streams === 0, 5000, 'stats to reach 0');
-      expect(await stats(c)).toEqual({ streams: 0, users: 0, instances: [] });
+      await eventually(async () => (await b.stats()).streams === 0, 5000, 'stats to reach 0');
+      expect(await c.stats()).toEqual({ streams: 0, users: 0, instances: [] });
     });
   });
 });

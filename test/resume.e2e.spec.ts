@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
+import { compareIds, expectIncreasing } from './harness/event-ids.js';
+import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * Resume: a client that comes back with the id of the last event it received
@@ -15,73 +17,12 @@ const TYPE = 'note';
 /** Long enough for a duplicate or a stray event to show up, were one on its way. */
 const SETTLE_MS = 250;
 
-interface Loss {
-  reason: string;
-  lastEventId: string;
-}
-
-function parseId(id: string): [number, number] {
-  const match = /^(\d+)-(\d+)$/.exec(id);
-  if (!match) throw new Error(`not an event id: ${id}`);
-  return [Number(match[1]), Number(match[2])];
-}
-
-function compareIds(a: string, b: string): number {
-  const [am, as] = parseId(a);
-  const [bm, bs] = parseId(b);
-  return am - bm || as - bs;
-}
-
-function expectStrictlyIncreasing(ids: readonly string[]): void {
-  for (let i = 1; i < ids.length; i++) {
-    if (compareIds(ids[i - 1], ids[i]) >= 0) {
-      throw new Error(`ids not strictly increasing at ${i}: ${ids[i - 1]} then ${ids[i]}`);
-    }
-  }
-}
-
-async function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
-  const res = await server.publish({ ...target, type: TYPE, data });
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function stats(server: DemoServer): Promise<{ streams: number; users: number }> {
-  const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { streams: number; users: number };
-}
-
-/** Polls `condition` until it holds; rejects after `timeoutMs`. */
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/**
- * Closes a server without waiting for idle sockets: Node 20's fetch (undici)
- * opens a spare connection, with no request on it, when a stream it was reading
- * is aborted, and `server.close()` would wait seconds for it to time out.
- */
-async function closeServer(target: DemoServer): Promise<void> {
-  const httpServer = target.app.getHttpServer() as Server;
-  const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-  try {
-    await target.close();
-  } finally {
-    clearInterval(sweeper);
-  }
+function publish(server: DemoServer, target: Record<string, unknown>, data: unknown = null): Promise<string> {
+  return server.publishId({ ...target, type: TYPE, data });
 }
 
 function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
-}
-
-function lossOf(event: ReceivedEvent): Loss {
-  return JSON.parse(event.data) as Loss;
 }
 
 describe('resume with Last-Event-ID', () => {
@@ -114,12 +55,10 @@ describe('resume with Last-Event-ID', () => {
 
   afterEach(async () => {
     streams.splice(0).forEach((stream) => stream.close());
-    await Promise.all(extraServers.splice(0).map(closeServer));
+    await Promise.all(extraServers.splice(0).map((extra) => extra.close()));
   });
 
-  afterAll(async () => {
-    await closeServer(server);
-  });
+  afterAll(() => server.close());
 
   it('after the client closed, a new stream with the Last-Event-ID header gets exactly the missed events (user, topic, broadcast), in order, then live ones', async () => {
     const first = await open(server.url, 'rita', { query: 'topics=news' });
@@ -244,7 +183,7 @@ describe('resume with Last-Event-ID', () => {
       sseSockets.forEach((socket) => socket.destroy());
       sseSockets.clear();
       await stream.until(() => stream.errors.length > errorsBefore);
-      await eventually(async () => (await stats(server)).streams === 0, 2000, 'the dropped stream to be gone');
+      await eventually(async () => (await server.stats()).streams === 0, 2000, 'the dropped stream to be gone');
 
       const gap = [
         await publish(server, { userId: 'nora' }, 2),
@@ -314,7 +253,7 @@ describe('resume with Last-Event-ID', () => {
       await stream.waitForType(TYPE, expected.length, 10_000);
       await sleep(SETTLE_MS);
       const got = notes(stream).map((e) => e.id);
-      expectStrictlyIncreasing(got);
+      expectIncreasing(got);
       expect(new Set(got).size).toBe(got.length);
       expect(got).toEqual(expected);
       expect(stream.ofType('sse.loss')).toEqual([]);
@@ -427,7 +366,7 @@ describe('resume with Last-Event-ID', () => {
       const oldId = await publish(before, { userId: 'ravi' }, 'old');
       await first.waitForType(TYPE, 1);
       first.close();
-      await closeServer(before);
+      await before.close();
       extraServers.splice(extraServers.indexOf(before), 1);
 
       const after = await startExtra({});

@@ -2,8 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { publishId, stats } from './harness/admin-api.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { eventually, within } from './harness/waiting.js';
 
 /**
  * Graceful shutdown of the built demo app (`node dist/main.js`, which calls
@@ -81,11 +83,7 @@ function isRunning(child: ChildProcess): boolean {
 
 /** Resolves to the exit, or to undefined once `timeoutMs` have passed. */
 function exitWithin(demo: DemoProcess, timeoutMs: number): Promise<Exit | undefined> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    demo.exited.finally(() => clearTimeout(timer)),
-    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
-  ]);
+  return within(demo.exited, timeoutMs, undefined);
 }
 
 /** Exited, by the signal Nest re-raises once it has closed (or with code 0). */
@@ -95,22 +93,6 @@ function expectExited(demo: DemoProcess, exit: Exit | undefined, figures: string
     throw new Error(`the process had not exited ${EXIT_BOUND_MS} ms after SIGTERM (${figures}); its last lines:\n${tail}`);
   }
   expect({ code: exit.code, signal: exit.signal }).toEqual(exit.signal ? { code: null, signal: 'SIGTERM' } : { code: 0, signal: null });
-}
-
-async function publish(demo: DemoProcess, body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${demo.url}/notifications`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${demo.adminToken}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function stats(demo: DemoProcess): Promise<{ streams: number; users: number }> {
-  const res = await fetch(`${demo.url}/sse/stats`, { headers: { Authorization: `Bearer ${demo.adminToken}` } });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { streams: number; users: number };
 }
 
 /** A plain HTTP stream that tells a clean end of the response (the last chunk) from a cut connection. */
@@ -170,14 +152,6 @@ class PausedClient {
   }
 }
 
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('graceful shutdown (SIGTERM)', () => {
   const demos: DemoProcess[] = [];
   const streams: TestStream[] = [];
@@ -208,10 +182,10 @@ describe('graceful shutdown (SIGTERM)', () => {
     }
     const raw = await EndingStream.open(demo.url, await signToken('dan'));
     cleanups.push(() => raw.destroy());
-    const id = await publish(demo, { topic: 'news', type: 'note', data: 'hello' });
+    const id = await publishId(demo.url, demo.adminToken, { topic: 'news', type: 'note', data: 'hello' });
     for (const stream of streams) expect((await stream.waitForType('note')).map((e) => e.id)).toEqual([id]);
     await eventually(() => raw.text.includes('event: sse.ready'), 5000, 'the raw stream to start');
-    expect(await stats(demo)).toMatchObject({ streams: 4, users: 4 });
+    expect(await stats(demo.url, demo.adminToken)).toMatchObject({ streams: 4, users: 4 });
 
     const killedAt = Date.now();
     demo.child.kill('SIGTERM');
@@ -239,14 +213,14 @@ describe('graceful shutdown (SIGTERM)', () => {
   it('exits promptly even when a client has stopped reading its stream', async () => {
     const demo = await start();
     const data = 'z'.repeat(48_000);
-    const bigTo = (userId: string) => publish(demo, { userId, type: 'big', data });
+    const bigTo = (userId: string) => publishId(demo.url, demo.adminToken, { userId, type: 'big', data });
 
     // How many large events a client that does not read absorbs (kernel buffers, then
     // the route's pending bound) before the server drops it...
     const probe = await PausedClient.open(demo, 'probe');
     cleanups.push(() => probe.socket.destroy());
     let absorbed = 0;
-    while ((await stats(demo)).streams > 0) {
+    while ((await stats(demo.url, demo.adminToken)).streams > 0) {
       if (absorbed >= 600) throw new Error('the client that does not read was never dropped');
       await Promise.all([bigTo('probe'), bigTo('probe'), bigTo('probe'), bigTo('probe')]);
       absorbed += 4;
@@ -259,7 +233,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     for (let i = 0; i < pending; i += 8) await Promise.all(Array.from({ length: Math.min(8, pending - i) }, () => bigTo('stuck')));
     const reader = await TestStream.open(demo.url, await signToken('reader'));
     streams.push(reader);
-    expect(await stats(demo)).toMatchObject({ streams: 2, users: 2 });
+    expect(await stats(demo.url, demo.adminToken)).toMatchObject({ streams: 2, users: 2 });
 
     const killedAt = Date.now();
     demo.child.kill('SIGTERM');

@@ -3,8 +3,10 @@ import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { compareIds } from './harness/event-ids.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { eventually, sleep, Waiters } from './harness/waiting.js';
 
 /**
  * A client that stops reading: what waits for it is bounded (by `@SseRoute()`,
@@ -40,17 +42,6 @@ function heapUsed(gc: (() => void) | undefined): number {
   return process.memoryUsage().heapUsed;
 }
 
-function parseId(id: string): [number, number] {
-  const [ms, seq] = id.split('-').map(Number);
-  return [ms, seq];
-}
-
-function compareIds(a: string, b: string): number {
-  const [am, as] = parseId(a);
-  const [bm, bs] = parseId(b);
-  return am - bm || as - bs;
-}
-
 /**
  * An SSE request written by hand on a plain TCP socket, so that the test
  * decides when (and whether) the response is read. It decodes the chunked body
@@ -60,16 +51,16 @@ function compareIds(a: string, b: string): number {
 class RawSseSocket {
   private raw = Buffer.alloc(0);
   private ended = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.raw = Buffer.concat([this.raw, chunk]);
-      this.notify();
+      this.waiters.notify();
     });
     const onEnd = () => {
       this.ended = true;
-      this.notify();
+      this.waiters.notify();
     };
     socket.on('end', onEnd);
     socket.on('close', onEnd);
@@ -147,28 +138,11 @@ class RawSseSocket {
   }
 
   until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (closed: ${this.ended})`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(condition, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what} (closed: ${this.ended})`);
   }
 
   destroy(): void {
     this.socket.destroy();
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
   }
 }
 
@@ -182,14 +156,6 @@ async function pool(count: number, width: number, task: (i: number) => Promise<v
   return next;
 }
 
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('a client that stops reading', () => {
   const servers: DemoServer[] = [];
   const streams: TestStream[] = [];
@@ -199,18 +165,6 @@ describe('a client that stops reading', () => {
     const server = await startDemoServer(overrides);
     servers.push(server);
     return server;
-  }
-
-  async function publish(server: DemoServer, body: Record<string, unknown>): Promise<string> {
-    const res = await server.publish(body);
-    if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { id: string }).id;
-  }
-
-  async function stats(server: DemoServer): Promise<{ streams: number; users: number }> {
-    const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-    expect(res.status).toBe(200);
-    return (await res.json()) as { streams: number; users: number };
   }
 
   function portOf(server: DemoServer): number {
@@ -251,18 +205,7 @@ describe('a client that stops reading', () => {
   afterEach(async () => {
     streams.splice(0).forEach((stream) => stream.close());
     sockets.splice(0).forEach((socket) => socket.destroy());
-    await Promise.all(
-      servers.splice(0).map(async (server) => {
-        // Node's fetch leaves a spare, request-less connection behind an aborted stream: don't wait for it.
-        const httpServer = server.app.getHttpServer() as Server;
-        const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-        try {
-          await server.close();
-        } finally {
-          clearInterval(sweeper);
-        }
-      }),
-    );
+    await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
   it('is dropped past the pending-data bound: its slot is freed, other clients keep receiving, and the heap stays flat', async () => {
@@ -280,21 +223,21 @@ describe('a client that stops reading', () => {
 
     // The slot is held: a second stream of the same user is refused (so a leaked slot would show).
     await expect(TestStream.open(server.url, await signToken('slow'))).rejects.toMatchObject({ code: 429 });
-    expect(await stats(server)).toMatchObject({ streams: 2, users: 2 });
+    expect(await server.stats()).toMatchObject({ streams: 2, users: 2 });
 
     // Warm up the publish path (code, connection pool, one user's full history) before measuring.
-    await pool(40, 8, async (i) => void (await publish(server, { userId: 'warm-up', type: 'big', data: `${i}:${'w'.repeat(BIG)}` })));
+    await pool(40, 8, async (i) => void (await server.publishId({ userId: 'warm-up', type: 'big', data: `${i}:${'w'.repeat(BIG)}` })));
     const heapBefore = heapUsed(gc);
     const ticks: string[] = [];
     const bigIds: string[] = [];
     const padding = 'x'.repeat(BIG);
     const send = async (i: number) => {
       const data = `${i}:${padding}`;
-      bigIds.push(await publish(server, { userId: 'slow', type: 'big', data }));
+      bigIds.push(await server.publishId({ userId: 'slow', type: 'big', data }));
       published++;
       publishedBytes += data.length;
-      if (i % 20 === 0) ticks.push(await publish(server, { topic: 'ticker', type: 'tick', data: { i } }));
-      if (i % 150 === 0) ticks.push(await publish(server, { broadcast: true, type: 'tick', data: { i } }));
+      if (i % 20 === 0) ticks.push(await server.publishId({ topic: 'ticker', type: 'tick', data: { i } }));
+      if (i % 150 === 0) ticks.push(await server.publishId({ broadcast: true, type: 'tick', data: { i } }));
     };
     const started = Date.now();
     // Large events to the slow user until the server gives up on it (bounded)...
@@ -307,8 +250,8 @@ describe('a client that stops reading', () => {
     const publishMs = Date.now() - started;
 
     // The stream is gone.
-    await eventually(async () => (await stats(server)).streams === 1, 5000, 'the slow stream to be gone from the stats');
-    expect(await stats(server)).toMatchObject({ streams: 1, users: 1 });
+    await eventually(async () => (await server.stats()).streams === 1, 5000, 'the slow stream to be gone from the stats');
+    expect(await server.stats()).toMatchObject({ streams: 1, users: 1 });
     // Far more than the bound (and the kernel buffers) went to the slow user.
     expect(publishedBytes).toBeGreaterThan(12 * MB);
 
@@ -342,21 +285,21 @@ describe('a client that stops reading', () => {
     const again = await TestStream.open(server.url, await signToken('slow'), { types: ['big'] });
     streams.push(again);
     expect(again.ofType('sse.ready')).toHaveLength(1);
-    expect(await stats(server)).toMatchObject({ streams: 2, users: 2 });
+    expect(await server.stats()).toMatchObject({ streams: 2, users: 2 });
   });
 
   it('a client that reads is not taken for a slow one when what it missed exceeds the bound: its replay arrives whole', async () => {
     const server = await start({});
     const first = await TestStream.open(server.url, await signToken('rover'), { types: ['item'] });
     streams.push(first);
-    const seen = await publish(server, { userId: 'rover', type: 'item', data: 'seen' });
+    const seen = await server.publishId({ userId: 'rover', type: 'item', data: 'seen' });
     await first.waitForType('item', 1);
     first.close();
 
     // About 2.4 MB while away: more than the 1 MiB that may wait for a client that is not reading.
     const padding = 'r'.repeat(BIG);
     const missed: string[] = [];
-    await pool(50, 8, async (i) => void missed.push(await publish(server, { userId: 'rover', type: 'item', data: `${i}:${padding}` })));
+    await pool(50, 8, async (i) => void missed.push(await server.publishId({ userId: 'rover', type: 'item', data: `${i}:${padding}` })));
     missed.sort(compareIds);
 
     const resumed = await TestStream.open(server.url, await signToken('rover'), {
@@ -376,7 +319,7 @@ describe('a client that stops reading', () => {
     const { client: slow, serverSide } = await openRaw(server, 'sloth');
     const ids: string[] = [];
     const padding = 'y'.repeat(BIG);
-    for (let i = 0; i < 3; i++) ids.push(await publish(server, { userId: 'sloth', type: 'item', data: `${i}:` }));
+    for (let i = 0; i < 3; i++) ids.push(await server.publishId({ userId: 'sloth', type: 'item', data: `${i}:` }));
     await slow.until(() => slow.events.filter((e) => e.type === 'item').length === 3, 5000, 'the first 3 events');
     slow.socket.pause();
 
@@ -385,14 +328,14 @@ describe('a client that stops reading', () => {
       800,
       8,
       async (i) => {
-        const id = await publish(server, { userId: 'sloth', type: 'item', data: `${i + 3}:${padding}` });
+        const id = await server.publishId({ userId: 'sloth', type: 'item', data: `${i + 3}:${padding}` });
         ids.push(id);
       },
       () => serverSide.destroyed,
     );
     expect(serverSide.destroyed).toBe(true);
     expect(sent).toBeLessThan(800);
-    for (let i = 0; i < 5; i++) ids.push(await publish(server, { userId: 'sloth', type: 'item', data: `after-${i}` }));
+    for (let i = 0; i < 5; i++) ids.push(await server.publishId({ userId: 'sloth', type: 'item', data: `after-${i}` }));
     ids.sort(compareIds);
 
     slow.socket.resume();

@@ -1,20 +1,11 @@
 import { EventSource } from 'eventsource';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { RawStream } from './harness/raw-stream.js';
-import { sleep, TestStream } from './harness/sse-client.js';
+import { EVENT_ID } from './harness/event-ids.js';
+import { closeOpened, track } from './harness/opened-streams.js';
+import { blocksOf, RawStream } from './harness/raw-stream.js';
+import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
-
-/** The form of every event id: `<ms>-<seq>`. */
-const EVENT_ID = /^\d+-\d+$/;
-
-/** The complete blocks (events and comments) of a raw SSE body, each as its non-empty lines. */
-function blocksOf(body: string): string[][] {
-  const complete = body.slice(0, body.lastIndexOf('\n\n') + 2);
-  return complete
-    .split('\n\n')
-    .map((block) => block.split('\n').filter((line) => line !== ''))
-    .filter((lines) => lines.length > 0);
-}
+import { eventually, sleep } from './harness/waiting.js';
 
 function eventBlocks(body: string, type: string): string[][] {
   return blocksOf(body).filter((lines) => lines.includes(`event: ${type}`));
@@ -25,24 +16,7 @@ function isComment(lines: string[]): boolean {
   return lines.every((line) => line.startsWith(':'));
 }
 
-/** Every stream a test opened, closed after it. */
-const opened: Array<{ close(): void }> = [];
-function track<T extends { close(): void }>(stream: T): T {
-  opened.push(stream);
-  return stream;
-}
-afterEach(() => {
-  for (const stream of opened.splice(0)) stream.close();
-});
-
-async function publishOk(server: DemoServer, body: Record<string, unknown>): Promise<string> {
-  const res = await server.publish(body);
-  const text = await res.text();
-  if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${text}`);
-  const { id } = JSON.parse(text) as { id: string };
-  expect(id).toMatch(EVENT_ID);
-  return id;
-}
+afterEach(closeOpened);
 
 describe('streams', () => {
   let server: DemoServer;
@@ -56,7 +30,7 @@ describe('streams', () => {
       const a2 = track(await TestStream.open(server.url, alice, { types: ['note'] }));
       const bob = track(await TestStream.open(server.url, await signToken('bob-delivery'), { types: ['note'] }));
 
-      const id = await publishOk(server, { userId: 'alice-delivery', type: 'note', data: { text: 'hi' } });
+      const id = await server.publishId({ userId: 'alice-delivery', type: 'note', data: { text: 'hi' } });
 
       const [first] = await a1.waitForType('note');
       const [second] = await a2.waitForType('note');
@@ -87,7 +61,7 @@ describe('streams', () => {
         stream.source.addEventListener(
           'open',
           () => {
-            publishOk(server, { userId, type: 'early', data: { n: 1 } }).then(resolve, reject);
+            server.publishId({ userId, type: 'early', data: { n: 1 } }).then(resolve, reject);
           },
           { once: true },
         );
@@ -104,7 +78,7 @@ describe('streams', () => {
         await RawStream.open(`${server.url}/sse`, { Authorization: `Bearer ${await signToken(userId)}` }),
       );
       expect(raw.status).toBe(200);
-      const id = await publishOk(server, { userId, type: 'early', data: 'now' });
+      const id = await server.publishId({ userId, type: 'early', data: 'now' });
       await raw.until((body) => eventBlocks(body, 'early').length > 0);
       expect(eventBlocks(raw.body, 'early')).toEqual([['event: early', `id: ${id}`, 'data: "now"']]);
     });
@@ -112,7 +86,7 @@ describe('streams', () => {
     it('delivers an event published right after the ready event', async () => {
       const userId = 'early-ready';
       const stream = track(await TestStream.open(server.url, await signToken(userId), { types: ['early'] }));
-      const id = await publishOk(server, { userId, type: 'early', data: null });
+      const id = await server.publishId({ userId, type: 'early', data: null });
       const [event] = await stream.waitForType('early');
       expect(event).toEqual({ type: 'early', id, data: 'null' });
     });
@@ -153,9 +127,9 @@ describe('streams', () => {
         false,
       ];
       const ids: string[] = [];
-      for (const payload of payloads) ids.push(await publishOk(server, { userId, type: 'wire', data: payload }));
+      for (const payload of payloads) ids.push(await server.publishId({ userId, type: 'wire', data: payload }));
       // No data at all is sent as null.
-      ids.push(await publishOk(server, { userId, type: 'wire' }));
+      ids.push(await server.publishId({ userId, type: 'wire' }));
 
       await raw.until((body) => eventBlocks(body, 'wire').length === payloads.length + 1);
       expect(eventBlocks(raw.body, 'wire')).toEqual([
@@ -173,8 +147,8 @@ describe('streams', () => {
     it('arrives as one event whose JSON.parse(data) equals the original', async () => {
       const userId = 'newline-user';
       const stream = track(await TestStream.open(server.url, await signToken(userId), { types: ['multi'] }));
-      const id = await publishOk(server, { userId, type: 'multi', data: text });
-      const objectId = await publishOk(server, { userId, type: 'multi', data: { text, more: ['\r', '\n'] } });
+      const id = await server.publishId({ userId, type: 'multi', data: text });
+      const objectId = await server.publishId({ userId, type: 'multi', data: { text, more: ['\r', '\n'] } });
 
       const events = await stream.waitForType('multi', 2);
       expect(events[0]).toEqual({ type: 'multi', id, data: JSON.stringify(text) });
@@ -192,7 +166,7 @@ describe('streams', () => {
       const raw = track(
         await RawStream.open(`${server.url}/sse`, { Authorization: `Bearer ${await signToken(userId)}` }),
       );
-      const id = await publishOk(server, { userId, type: 'multi', data: text });
+      const id = await server.publishId({ userId, type: 'multi', data: text });
       await raw.until((body) => eventBlocks(body, 'multi').length > 0);
       expect(eventBlocks(raw.body, 'multi')).toEqual([['event: multi', `id: ${id}`, 'data: "line1\\nline2\\r\\nline3"']]);
       expect(raw.body).not.toMatch(/^line[23]/m);
@@ -269,14 +243,6 @@ class TappedStream {
   }
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('heartbeats', () => {
   let server: DemoServer;
   beforeAll(async () => (server = await startDemoServer({ heartbeatMs: 200 })));
@@ -298,20 +264,20 @@ describe('heartbeats', () => {
 
   it('dispatch no event and leave the EventSource last event id as it was', async () => {
     const stream = track(new TappedStream(server.url, await signToken('beat-client')));
-    await waitFor(() => stream.readies.length === 1, 'the ready event');
+    await eventually(() => stream.readies.length === 1, 5000, 'the ready event');
     const readyId = stream.readies[0].id;
     expect(readyId).toMatch(EVENT_ID);
 
     const heartbeats = () => blocksOf(stream.raw).filter(isComment).length;
-    await waitFor(() => heartbeats() >= 3, 'three heartbeats');
+    await eventually(() => heartbeats() >= 3, 5000, 'three heartbeats');
     expect(stream.readies).toHaveLength(1);
     expect(stream.messages).toEqual([]);
 
     // The id an EventSource sends back on reconnecting is its last event id.
     stream.dropConnection();
-    await waitFor(() => stream.requests.length === 2, 'the reconnect', 6000);
+    await eventually(() => stream.requests.length === 2, 6000, 'the reconnect');
     expect(stream.requests[0]['Last-Event-ID']).toBeUndefined();
     expect(stream.requests[1]['Last-Event-ID']).toBe(readyId);
-    await waitFor(() => stream.readies.length === 2, 'the resumed stream');
+    await eventually(() => stream.readies.length === 2, 5000, 'the resumed stream');
   });
 });

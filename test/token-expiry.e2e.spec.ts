@@ -1,8 +1,8 @@
-import type { Server } from 'node:http';
 import { EventSource } from 'eventsource';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
-import { sleep, TestStream, type ReceivedEvent } from './harness/sse-client.js';
+import { TestStream, type ReceivedEvent } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * A stream lives no longer than its token: it is ended at the token's `exp`,
@@ -37,28 +37,7 @@ describe('token expiry', () => {
     sources.splice(0).forEach((source) => source.close());
   });
 
-  afterAll(async () => {
-    // Node's fetch leaves a spare, request-less connection behind an aborted stream: don't wait for it.
-    const httpServer = server.app.getHttpServer() as Server;
-    const sweeper = setInterval(() => httpServer.closeAllConnections(), 50);
-    try {
-      await server.close();
-    } finally {
-      clearInterval(sweeper);
-    }
-  });
-
-  async function publish(body: Record<string, unknown>): Promise<string> {
-    const res = await server.publish(body);
-    if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { id: string }).id;
-  }
-
-  async function stats(): Promise<{ streams: number; users: number }> {
-    const res = await fetch(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-    expect(res.status).toBe(200);
-    return (await res.json()) as { streams: number; users: number };
-  }
+  afterAll(() => server.close());
 
   it('ends the stream at exp and frees its slot; the client cannot come back with the expired token; other streams go on', async () => {
     const other = await TestStream.open(server.url, await signToken('dave'), { types: ['note'] });
@@ -72,7 +51,7 @@ describe('token expiry', () => {
     streams.push(stream);
     // Its only slot is taken while it is open (maxConnectionsPerUser is 1).
     await expect(TestStream.open(server.url, await signToken('carol'))).rejects.toMatchObject({ code: 429 });
-    const delivered = await publish({ userId: 'carol', type: 'note', data: 1 });
+    const delivered = await server.publishId({ userId: 'carol', type: 'note', data: 1 });
     await stream.waitForType('note', 1);
 
     await stream.until(() => stream.errors.length > 0, 6000);
@@ -90,14 +69,14 @@ describe('token expiry', () => {
     expect(stream.ofType('note').map((e) => e.id)).toEqual([delivered]);
 
     // The slot is freed: a stream with a fresh token is accepted.
-    await eventually(async () => (await stats()).streams === 1, 2000, 'the expired stream to be gone');
+    await eventually(async () => (await server.stats()).streams === 1, 2000, 'the expired stream to be gone');
     const fresh = await TestStream.open(server.url, await signToken('carol'), { types: ['note'] });
     streams.push(fresh);
     expect(fresh.ofType('sse.ready')).toHaveLength(1);
     fresh.close();
 
     // The other user's stream, with a valid token, was not ended.
-    const later = await publish({ userId: 'dave', type: 'note', data: 2 });
+    const later = await server.publishId({ userId: 'dave', type: 'note', data: 2 });
     await other.waitForType('note', 1);
     expect(other.ofType('note').map((e) => e.id)).toEqual([later]);
     expect(other.errors).toEqual([]);
@@ -128,7 +107,10 @@ describe('token expiry', () => {
     const ofType = (type: string) => events.filter((event) => event.type === type);
 
     await eventually(() => ofType('sse.ready').length === 1, 5000, 'the stream to open');
-    const before = [await publish({ userId: 'erin', type: 'note', data: 0 }), await publish({ broadcast: true, type: 'note', data: 1 })];
+    const before = [
+      await server.publishId({ userId: 'erin', type: 'note', data: 0 }),
+      await server.publishId({ broadcast: true, type: 'note', data: 1 }),
+    ];
     await eventually(() => ofType('note').length === 2, 5000, 'the first events');
 
     await eventually(() => errors.length > 0, 6000, 'the stream to end at exp');
@@ -137,13 +119,13 @@ describe('token expiry', () => {
     token = await signToken('erin');
 
     const gap = [
-      await publish({ userId: 'erin', type: 'note', data: 2 }),
-      await publish({ broadcast: true, type: 'note', data: 3 }),
-      await publish({ userId: 'erin', type: 'note', data: 4 }),
+      await server.publishId({ userId: 'erin', type: 'note', data: 2 }),
+      await server.publishId({ broadcast: true, type: 'note', data: 3 }),
+      await server.publishId({ userId: 'erin', type: 'note', data: 4 }),
     ];
     await eventually(() => ofType('sse.ready').length === 2, 6000, 'the client to reconnect');
     await eventually(() => ofType('note').length === before.length + gap.length, 5000, 'the gap to be replayed');
-    const live = await publish({ userId: 'erin', type: 'note', data: 5 });
+    const live = await server.publishId({ userId: 'erin', type: 'note', data: 5 });
     await eventually(() => ofType('note').length === before.length + gap.length + 1, 5000, 'a live event');
     await sleep(250);
 
@@ -154,11 +136,3 @@ describe('token expiry', () => {
     expect(errors).toHaveLength(1);
   });
 });
-
-async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}

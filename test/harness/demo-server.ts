@@ -2,6 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { createDemoApp } from '../../src/demo/demo.app.js';
 import type { DemoConfig } from '../../src/demo/demo.config.js';
+import type { SseStats } from '../../src/sse/index.js';
+import { publish, publishId, stats } from './admin-api.js';
 import { signToken, TEST_JWT_SECRET } from './tokens.js';
 
 export interface DemoServer {
@@ -12,6 +14,11 @@ export interface DemoServer {
   readonly adminToken: string;
   /** POST /notifications as admin; resolves to the response. */
   publish(body: Record<string, unknown>): Promise<Response>;
+  /** POST /notifications as admin; resolves to the event id of its 202 (any other answer throws). */
+  publishId(body: Record<string, unknown>): Promise<string>;
+  /** GET /sse/stats as admin (any other status than 200 throws). */
+  stats(): Promise<SseStats>;
+  /** Closes the app; open connections are ended with it (`forceCloseConnections`). */
   close(): Promise<void>;
 }
 
@@ -47,12 +54,9 @@ export async function startDemoServer(overrides: Partial<DemoConfig> = {}): Prom
     app,
     url,
     adminToken,
-    publish: (body) =>
-      fetch(`${url}/notifications`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
+    publish: (body) => publish(url, adminToken, body),
+    publishId: (body) => publishId(url, adminToken, body),
+    stats: () => stats(url, adminToken),
     close: () => app.close(),
   };
 }

@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Waiters } from './waiting.js';
 
 /**
  * A plain HTTP request whose body text is collected as it arrives: for what an
@@ -7,7 +8,7 @@ import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:ht
 export class RawStream {
   private text = '';
   private ended = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private constructor(
     private readonly response: IncomingMessage,
@@ -16,11 +17,11 @@ export class RawStream {
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {
       this.text += chunk;
-      this.notify();
+      this.waiters.notify();
     });
     response.on('close', () => {
       this.ended = true;
-      this.notify();
+      this.waiters.notify();
     });
   }
 
@@ -52,27 +53,42 @@ export class RawStream {
 
   /** Resolves once `condition(body)` holds; rejects after `timeoutMs` with what arrived. */
   until(condition: (body: string, closed: boolean) => boolean, timeoutMs = 5000): Promise<void> {
-    if (condition(this.text, this.ended)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition(this.text, this.ended)) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out; received ${JSON.stringify(this.text)} (closed: ${this.ended})`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(
+      () => condition(this.text, this.ended),
+      timeoutMs,
+      () => `timed out; received ${JSON.stringify(this.text)} (closed: ${this.ended})`,
+    );
   }
 
   close(): void {
     this.abort();
   }
+}
 
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
+/** The complete blocks (events and comments) of a raw SSE body, each as its non-empty lines. */
+export function blocksOf(body: string): string[][] {
+  return body
+    .slice(0, body.lastIndexOf('\n\n') + 2)
+    .split('\n\n')
+    .map((block) => block.split('\n').filter((line) => line !== ''))
+    .filter((lines) => lines.length > 0);
+}
+
+/** GET /sse with fetch, for its status: a refusal's body is read; a 200 stays open until `close()`. */
+export interface RawConnect {
+  status: number;
+  retryAfter: string | null;
+  body: string;
+  close(): void;
+}
+
+/** `timeoutMs`, when given, bounds the whole exchange, an admitted stream included. */
+export async function rawConnect(baseUrl: string, token: string, timeoutMs?: number): Promise<RawConnect> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/sse`, {
+    headers: { Authorization: `Bearer ${token}` },
+    signal: timeoutMs === undefined ? controller.signal : AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]),
+  });
+  const body = res.status === 200 ? '' : await res.text();
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body, close: () => controller.abort() };
 }

@@ -1,9 +1,20 @@
 import { EventSource, type ErrorEvent } from 'eventsource';
+import { Waiters } from './waiting.js';
 
 export interface ReceivedEvent {
   readonly type: string;
   readonly id: string;
   readonly data: string;
+}
+
+/** The data of an `sse.loss` event. */
+export interface Loss {
+  reason: string;
+  lastEventId: string;
+}
+
+export function lossOf(event: ReceivedEvent): Loss {
+  return JSON.parse(event.data) as Loss;
 }
 
 export interface TestStreamOptions {
@@ -25,7 +36,7 @@ export class TestStream {
   readonly events: ReceivedEvent[] = [];
   readonly errors: ErrorEvent[] = [];
   readonly source: EventSource;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   constructor(baseUrl: string, token: string | undefined, options: TestStreamOptions = {}) {
     const url = `${baseUrl}/sse${options.query ? `?${options.query}` : ''}`;
@@ -43,12 +54,12 @@ export class TestStream {
     for (const type of [...MODULE_TYPES, ...(options.types ?? [])]) {
       this.source.addEventListener(type, (event) => {
         this.events.push({ type, id: event.lastEventId, data: event.data });
-        this.notify();
+        this.waiters.notify();
       });
     }
     this.source.addEventListener('error', (event) => {
       this.errors.push(event);
-      this.notify();
+      this.waiters.notify();
     });
   }
 
@@ -75,20 +86,7 @@ export class TestStream {
 
   /** Resolves once `condition` holds, checked after every event; rejects after `timeoutMs`. */
   until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out; received ${JSON.stringify(this.events)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(condition, timeoutMs, () => `timed out; received ${JSON.stringify(this.events)}`);
   }
 
   /** Waits until `count` events of `type` have arrived, and returns them. */
@@ -100,13 +98,4 @@ export class TestStream {
   close(): void {
     this.source.close();
   }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-}
-
-/** Resolves after `ms`: for letting something that must NOT happen have its chance. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
