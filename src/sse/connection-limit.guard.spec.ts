@@ -8,6 +8,7 @@ import type { Principal } from './principal.js';
 import { resolveOptions } from './sse.options.js';
 import { PRINCIPAL_KEY } from './sse.constants.js';
 import { NoSseMetrics } from './sse-metrics.js';
+import { rejection } from '../../test/harness/rejection.js';
 
 /** What the guard sees of a Node response. */
 class FakeResponse extends EventEmitter {
@@ -49,15 +50,6 @@ function setup(
 
 /** Lets the async release run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('ConnectionLimitGuard', () => {
   it('takes a slot for the principal and lets the request in', async () => {

@@ -7,6 +7,7 @@ import { REQUIRED_ROLES } from './sse.constants.js';
 import { resolveOptions, type SseAuthOptions } from './sse.options.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
+import { rejection } from '../../test/harness/rejection.js';
 
 const SECRET = 'token-auth-guard-unit-test-secret';
 
@@ -51,15 +52,6 @@ function setup(auth: Partial<SseAuthOptions> = {}, verifier: TokenVerifier = new
   const { host, calls } = adapterHost();
   const guard = new TokenAuthGuard(options, verifier, new Reflector(), host);
   return { guard, calls };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('TokenAuthGuard', () => {
