@@ -6,8 +6,11 @@ export interface BrokerListener {
   onEvent(event: PublishedEvent): void;
   /** Close every stream of a user held on this instance. */
   onDisconnect(userId: string): void;
-  /** Events may have been missed here (a long outage): end the streams, so that their clients resume from the history. */
-  onGap(): void;
+  /**
+   * Events may have been missed here by the streams opened before `since` (epoch ms; a long
+   * outage): end them, so that their clients resume from the history.
+   */
+  onGap(since: number): void;
 }
 
 /**

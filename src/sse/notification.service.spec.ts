@@ -10,6 +10,7 @@ import {
 import type { Observable } from 'rxjs';
 import { InMemoryHistoryStore } from './in-memory-history.store.js';
 import { LocalBroker } from './local.broker.js';
+import type { BrokerListener } from './broker.js';
 import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
 import { CLOSED_BY_SERVER, NotificationService, type StreamOptions } from './notification.service.js';
 import type { Principal } from './principal.js';
@@ -417,6 +418,33 @@ describe('NotificationService', () => {
   });
 
   describe('store outages', () => {
+    it('after a gap in what the broker saw, ends the streams opened before it and keeps later ones', async () => {
+      const options = resolveOptions({ auth: { jwt: { secret: 'unused' } }, instanceId: 'unit' });
+      const history = new InMemoryHistoryStore(options.history);
+      class GappyBroker extends LocalBroker {
+        listener?: BrokerListener;
+        override listen(listener: BrokerListener): void {
+          this.listener = listener;
+          super.listen(listener);
+        }
+      }
+      const broker = new GappyBroker(history);
+      const service = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 100, 'unit'), new NoSseMetrics());
+      await service.onModuleInit();
+      services.push(service);
+      const before = watch(service.stream(principal('alice')));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const since = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const after = watch(service.stream(principal('alice')));
+      broker.listener!.onGap(since);
+      // Ended without a close event: the client reconnects and resumes from the history.
+      expect(before.state.completed).toBe(true);
+      expect(before.types()).not.toContain(CLOSE_EVENT);
+      expect(after.state.completed).toBe(false);
+      after.subscription.unsubscribe();
+    });
+
     it('answers 503 when the broker cannot publish', async () => {
       const options = resolveOptions({ auth: { jwt: { secret: 'x' } }, instanceId: 'unit' });
       const history = new InMemoryHistoryStore(options.history);

@@ -76,7 +76,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
         this.metrics.delivered(this.registry.dispatch(event));
       },
       onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
-      onGap: () => this.endAll(),
+      onGap: (since) => this.endAll((subscriber) => subscriber.openedAt < since),
     });
     metrics.watch(() => this.local());
   }
@@ -99,11 +99,11 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     if (ended > 0) this.logger.log(`Ended ${ended} stream(s) for shutdown`);
   }
 
-  /** Ends every stream here without a close event: their clients reconnect and resume. */
-  private endAll(): number {
-    const open = [...this.registry];
-    open.forEach((subscriber) => subscriber.end());
-    return open.length;
+  /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
+  private endAll(which: (subscriber: StreamSubscriber) => boolean = () => true): number {
+    const ending = [...this.registry].filter(which);
+    ending.forEach((subscriber) => subscriber.end());
+    return ending.length;
   }
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */

@@ -91,7 +91,9 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     // ioredis sends the blocked read again after a reconnection, so an outage is noticed here, not as an error.
     let connections = 0;
     reader.on('ready', () => {
-      if (++connections > 1) void this.checkForGap(reader).catch(() => undefined);
+      // Streams opened from now on read the history as it is now; only older ones may have missed events.
+      const since = Date.now();
+      if (++connections > 1) void this.checkForGap(reader, since).catch(() => undefined);
     });
     this.reader = reader;
     this.tailing = this.tail(reader);
@@ -129,7 +131,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
           | [string, [string, string[]][]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
-        if (failing || entries.length === BATCH) await this.checkForGap(reader);
+        if (failing || entries.length === BATCH) await this.checkForGap(reader, Date.now());
         if (failing) this.logger.log('Reading the event log again');
         failing = false;
         for (const [id, fields] of entries) {
@@ -151,7 +153,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
    * they were read here, or a Redis that lost its data, mean events this
    * instance's streams never got. Their clients resume from the history instead.
    */
-  private async checkForGap(reader: Redis): Promise<void> {
+  private async checkForGap(reader: Redis, since: number): Promise<void> {
     const { log, origin } = this.backplane.keys;
     const [info, currentOrigin] = await Promise.all([
       reader.xinfo('STREAM', log).catch(() => null) as Promise<unknown[] | null>,
@@ -163,7 +165,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     if (lostData) this.origin = await this.backplane.origin();
     if (trimmedPast || lostData) {
       this.logger.warn(`Events may have been missed (${lostData ? 'Redis lost its data' : 'the log was trimmed'}); ending streams so clients resume`);
-      this.listener?.onGap();
+      this.listener?.onGap(since);
     }
   }
 

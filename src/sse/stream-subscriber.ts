@@ -51,6 +51,8 @@ export interface Loss {
  */
 export class StreamSubscriber {
   readonly keys: readonly string[];
+  /** When the stream opened (epoch ms). */
+  readonly openedAt = Date.now();
   /** The newest position sent; undefined until the stream has started. */
   private position?: EventPosition;
   /** Live events that arrived before the stream started. */
