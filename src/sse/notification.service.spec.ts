@@ -422,9 +422,9 @@ describe('NotificationService', () => {
       const options = resolveOptions({ auth: { jwt: { secret: 'unused' } }, instanceId: 'unit' });
       const history = new InMemoryHistoryStore(options.history);
       class GappyBroker extends LocalBroker {
-        listener?: BrokerListener;
+        heard?: BrokerListener;
         override listen(listener: BrokerListener): void {
-          this.listener = listener;
+          this.heard = listener;
           super.listen(listener);
         }
       }
@@ -437,7 +437,7 @@ describe('NotificationService', () => {
       const since = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 5));
       const after = watch(service.stream(principal('alice')));
-      broker.listener!.onGap(since);
+      broker.heard!.onGap(since);
       // Ended without a close event: the client reconnects and resumes from the history.
       expect(before.state.completed).toBe(true);
       expect(before.types()).not.toContain(CLOSE_EVENT);
