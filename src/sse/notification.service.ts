@@ -99,13 +99,6 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     if (ended > 0) this.logger.log(`Ended ${ended} stream(s) for shutdown`);
   }
 
-  /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
-  private endAll(which: (subscriber: StreamSubscriber) => boolean = () => true): number {
-    const ending = [...this.registry].filter(which);
-    ending.forEach((subscriber) => subscriber.end());
-    return ending.length;
-  }
-
   /** Publishes an event and resolves to its id once every instance has been handed it. */
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
     const recipients = normalizeTarget(target);
@@ -185,6 +178,13 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
   /** Open streams and users, counted by their connection slots. */
   stats(): Promise<SseStats> {
     return this.unlessUnavailable('Stats cannot be read', () => this.limiter.usage());
+  }
+
+  /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
+  private endAll(which: (subscriber: StreamSubscriber) => boolean = () => true): number {
+    const ending = [...this.registry].filter(which);
+    ending.forEach((subscriber) => subscriber.end());
+    return ending.length;
   }
 
   /** A failure of the shared store (Redis away) is a 503 to the caller, not a 500. */
