@@ -2,22 +2,13 @@ import { comparePositions, type EventPosition, parseEventId } from './event-posi
 import { HistoryStore, type HistoryRead, type LossReason } from './history.store.js';
 import { createPublishedEvent, type PublishedEvent } from './published-event.js';
 import { targetOfHistoryKey } from './publish-target.js';
-import { LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
+import { LUA_EVENT_IDS, LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
 
 // Reads, in one atomic step, everything after a cursor from several history
 // streams, or says why that cannot be complete.
 // KEYS: last-id, origin, history streams...   ARGV: after, ttlMs
 // Returns { reason } or { 'ok', entries of stream 1, entries of stream 2, ... }.
-const READ = `${LUA_NOW}
-local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
-end
-local function before(a, b)
-  local a_ms, a_seq = parse(a)
-  local b_ms, b_seq = parse(b)
-  return a_ms < b_ms or (a_ms == b_ms and a_seq < b_seq)
-end
+const READ = `${LUA_NOW}${LUA_EVENT_IDS}
 local after = ARGV[1]
 local origin = redis.call('GET', KEYS[2])
 if not origin or before(after, origin) then return {'restarted'} end
@@ -25,7 +16,7 @@ local last = redis.call('GET', KEYS[1]) or origin
 if before(last, after) then return {'unknown'} end
 local result = {'ok'}
 if last == after then return result end
-local after_ms = parse(after)
+local after_ms = parse_id(after)
 for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local info = redis.call('XINFO', 'STREAM', KEYS[i])

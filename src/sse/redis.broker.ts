@@ -4,20 +4,19 @@ import { Broker, type BrokerListener } from './broker.js';
 import { comparePositions, parseEventId } from './event-position.js';
 import { createPublishedEvent, type PublishedEvent } from './published-event.js';
 import { historyKeysOf, type PublishTarget } from './publish-target.js';
-import { LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
+import { LUA_EVENT_IDS, LUA_NOW, type RedisBackplane, type RedisScript } from './redis-backplane.js';
 import type { SseMetrics } from './sse-metrics.js';
 
 // Gives the entry the next id (Redis's clock, never going back), records an event
 // in the history streams of its recipients, and appends it to the log that every
 // instance tails: one atomic step, so the log's order is the ids' order.
 // KEYS: last-id, origin, log, history streams...   ARGV: kind, type, data, target, maxEvents, ttlMs, logMaxLength
-const APPEND = `${LUA_NOW}
+const APPEND = `${LUA_NOW}${LUA_EVENT_IDS}
 local ms, seq = now, 0
 local last = redis.call('GET', KEYS[1])
 if last then
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-  last_ms = tonumber(last_ms)
-  if last_ms >= now then ms, seq = last_ms, tonumber(last_seq) + 1 end
+  local last_ms, last_seq = parse_id(last)
+  if last_ms >= now then ms, seq = last_ms, last_seq + 1 end
 end
 local id = string.format('%.0f-%.0f', ms, seq)
 redis.call('SET', KEYS[1], id)
