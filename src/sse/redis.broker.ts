@@ -130,7 +130,8 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
           | [string, [string, string[]][]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
-        if (failing || entries.length === BATCH) await this.checkForGap(reader, Date.now());
+        // Outages are checked when the reader reconnects ('ready'); a full batch means this instance is far behind.
+        if (entries.length === BATCH) await this.checkForGap(reader, Date.now());
         if (failing) this.logger.log('Reading the event log again');
         failing = false;
         for (const [id, fields] of entries) {
@@ -148,7 +149,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   }
 
   /**
-   * After an outage, or when far behind: entries trimmed from the log before
+   * After the reader reconnected, or when far behind: entries trimmed from the log before
    * they were read here, or a Redis that lost its data, mean events this
    * instance's streams never got. Their clients resume from the history instead.
    */
