@@ -4,7 +4,7 @@ import type { PublishTarget } from './publish-target.js';
 import { InvalidSseInputError } from './sse-name.js';
 import { withWire } from './sse-wire.js';
 
-/** The wire form of an event: what Nest writes as `id:`, `event:` and `data:`. */
+/** The wire form of an event: its `id:`, `event:` and `data:`. */
 export interface SseMessage extends MessageEvent {
   readonly id: string;
   readonly type: string;

@@ -24,7 +24,7 @@ export class RedisKeys {
   readonly origin: string;
   /** Every event and disconnect, in id order: what instances tail. */
   readonly log: string;
-  /** Every live lease, scored by expiry, as `<userId>\n<leaseId>`. */
+  /** Every live lease, scored by expiry, as `<instance>\n<user>\n<serial>`. */
   readonly leases: string;
 
   constructor(readonly prefix: string) {

@@ -14,7 +14,7 @@ export const LOSS_EVENT = 'sse.loss';
 /** Where the guard leaves the principal it verified, for the rest of the request. */
 export const PRINCIPAL_KEY = Symbol('sse:principal');
 
-/** Metadata of `@RequireRoles()`. */
+/** Metadata of `@Authenticated(...roles)`: the roles required. */
 export const REQUIRED_ROLES = 'sse:required-roles';
 
 /** Metadata of `@SseRoute()`: its options. */

@@ -105,7 +105,7 @@ export class StreamSubscriber {
   }
 
   heartbeat(): void {
-    // A comment cannot carry `retry:` (Nest would number it), so none comes first.
+    // The first write must carry `retry:`, and a comment cannot (Nest's @Sse() would number it).
     if (!this.held && !this.fresh) this.sink.next(HEARTBEAT);
   }
 
