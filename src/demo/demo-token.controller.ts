@@ -9,6 +9,9 @@ import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
 
 const TOKEN_TTL_SECONDS = 3600;
 
+// For a native EventSource, which cannot send headers: HttpOnly, and same-site requests only.
+const COOKIE_OPTIONS = { httpOnly: true, sameSite: 'strict', path: '/' } as const;
+
 export class DemoTokenRequestDto {
   @IsString()
   @IsNotEmpty()
@@ -46,13 +49,7 @@ export class DemoTokenController {
       .setIssuedAt()
       .setExpirationTime(expiresAt)
       .sign(new TextEncoder().encode(this.config.jwtSecret));
-    // For a native EventSource, which cannot send headers: HttpOnly, and same-site requests only.
-    const cookie = serialize(TOKEN_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      maxAge: TOKEN_TTL_SECONDS,
-    });
+    const cookie = serialize(TOKEN_COOKIE, token, { ...COOKIE_OPTIONS, maxAge: TOKEN_TTL_SECONDS });
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', cookie);
     return { token, expiresAt: expiresAt * 1000 };
   }
@@ -61,7 +58,7 @@ export class DemoTokenController {
   @Delete('token')
   @HttpCode(HttpStatus.NO_CONTENT)
   clear(@Res({ passthrough: true }) response: unknown): void {
-    const expired = serialize(TOKEN_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 });
+    const expired = serialize(TOKEN_COOKIE, '', { ...COOKIE_OPTIONS, maxAge: 0 });
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', expired);
   }
 }
