@@ -19,12 +19,15 @@ export interface JwtOptions {
 
 type Algorithm = 'HS256' | 'RS256' | 'ES256';
 
+const HMAC_SHA256: HmacImportParams = { name: 'HMAC', hash: 'SHA-256' };
+
 /**
  * Verifies JWTs with jose. Exactly one algorithm is accepted, the one the key
  * is for, so `alg: none` and algorithm confusion are refused.
  */
 export class JwtTokenVerifier extends TokenVerifier {
-  private readonly key: Uint8Array | KeyObject;
+  // jose imports a raw secret anew on every verify (a WebCrypto import per request); a CryptoKey is imported once.
+  private readonly key: Promise<CryptoKey> | KeyObject;
   private readonly algorithm: Algorithm;
 
   constructor(private readonly options: JwtOptions) {
@@ -33,7 +36,7 @@ export class JwtTokenVerifier extends TokenVerifier {
       throw new Error('JWT options: give either a secret (HS256) or a publicKey (RS256/ES256), not both');
     }
     if (options.secret) {
-      this.key = new TextEncoder().encode(options.secret);
+      this.key = crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), HMAC_SHA256, false, ['verify']);
       this.algorithm = 'HS256';
     } else if (options.publicKey) {
       const key = createPublicKey(options.publicKey);
@@ -47,7 +50,7 @@ export class JwtTokenVerifier extends TokenVerifier {
   async verify(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.key, {
+      ({ payload } = await jwtVerify(token, await this.key, {
         algorithms: [this.algorithm],
         issuer: this.options.issuer,
         audience: this.options.audience,
