@@ -70,6 +70,6 @@ export class ConnectionLimitGuard implements CanActivate {
       lease.release().catch((err: Error) => this.logger.error(`A connection slot could not be released: ${err.message}`));
     // The client may already be gone while the slot was being taken.
     if (response.destroyed || response.writableFinished) void release();
-    else response.once('close', release);
+    else response.on('close', release);
   }
 }

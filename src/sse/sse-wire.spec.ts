@@ -1,4 +1,4 @@
-import { formatMessage, WIRE, wireOf, withWire } from './sse-wire.js';
+import { chunkOf, formatMessage, WIRE, wireOf, withWire } from './sse-wire.js';
 
 describe('the SSE serializer', () => {
   it('writes event:, id:, retry: and data: lines, then a blank line', () => {
@@ -44,5 +44,19 @@ describe('the SSE serializer', () => {
     expect(wireOf(shared).toString()).toBe('event: todo\nid: 2-0\ndata: 1\n\n');
     const withRetry = { ...shared, retry: 3000 };
     expect(wireOf(withRetry)).toBe('event: todo\nid: 2-0\nretry: 3000\ndata: 1\n\n');
+  });
+
+  it('frames a shared message once as an HTTP/1.1 chunk, around the same bytes', () => {
+    const shared = withWire({ type: 'todo', id: '3-0', data: JSON.stringify({ text: 'héllo ✓' }) });
+    const bytes = wireOf(shared) as Buffer;
+    const chunk = chunkOf(shared)!;
+    const size = bytes.length.toString(16);
+    expect(chunk.toString()).toBe(`${size}\r\n${bytes.toString()}\r\n`);
+    // Sized in bytes, not characters: the payload holds multi-byte characters.
+    expect(bytes.length).toBeGreaterThan(bytes.toString().length);
+    // One encoding: the wire bytes are a view into the chunk.
+    expect(bytes.buffer).toBe(chunk.buffer);
+    expect(bytes.byteOffset).toBe(chunk.byteOffset + size.length + 2);
+    expect(chunkOf({ ...shared, retry: 3000 })).toBeUndefined();
   });
 });

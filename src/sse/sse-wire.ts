@@ -7,7 +7,10 @@ import type { MessageEvent } from '@nestjs/common';
  */
 export const WIRE = Symbol('sse:wire');
 
-export type WireMessage = MessageEvent & { readonly [WIRE]?: Buffer };
+/** The same bytes framed as one HTTP/1.1 chunk (size, CRLF, bytes, CRLF): the wire bytes are a view into it. */
+export const CHUNK = Symbol('sse:chunk');
+
+export type WireMessage = MessageEvent & { readonly [WIRE]?: Buffer; readonly [CHUNK]?: Buffer };
 
 const LINE_BREAK = /\r\n|\r|\n/;
 // In `id:` or `event:`, a line break would start a field of the attacker's choosing; NUL voids an id.
@@ -34,9 +37,19 @@ export function wireOf(message: WireMessage): Buffer | string {
   return message[WIRE] ?? formatMessage(message);
 }
 
+/** The bytes of a message as a chunk of a chunked HTTP/1.1 body, when it has its shared encoding. */
+export function chunkOf(message: WireMessage): Buffer | undefined {
+  return message[CHUNK];
+}
+
 /** Freezes a message with its encoding attached, for messages sent to many streams. */
 export function withWire<T extends MessageEvent>(message: T): Readonly<T> {
-  Object.defineProperty(message, WIRE, { value: Buffer.from(formatMessage(message)), enumerable: false });
+  const text = formatMessage(message);
+  const length = Buffer.byteLength(text);
+  const head = `${length.toString(16)}\r\n`;
+  const chunk = Buffer.from(`${head}${text}\r\n`);
+  Object.defineProperty(message, CHUNK, { value: chunk, enumerable: false });
+  Object.defineProperty(message, WIRE, { value: chunk.subarray(head.length, head.length + length), enumerable: false });
   return Object.freeze(message);
 }
 
