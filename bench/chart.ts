@@ -1,13 +1,16 @@
 // A hand-written SVG: targeted p99 latency and RSS per stream against N, one line per server.
-import type { ServerKind } from './lib/cluster.js';
+import { SERVERS, type ServerKind } from './lib/cluster.js';
 import type { ScenarioResult } from './lib/types.js';
 import type { BenchResults } from './report.js';
 
-const SERIES: { kind: ServerKind; label: string; color: string; dash?: string }[] = [
-  { kind: 'raw', label: 'raw node:http', color: '#6b7280', dash: '6 4' },
-  { kind: 'module', label: 'our module', color: '#2563eb' },
-  { kind: 'plain', label: 'plain NestJS', color: '#ea580c' },
-];
+const STYLES: Record<ServerKind, { color: string; dash?: string }> = {
+  raw: { color: '#6b7280', dash: '6 4' },
+  module: { color: '#2563eb' },
+  fastify: { color: '#16a34a' },
+  plain: { color: '#ea580c' },
+};
+
+const SERIES = (Object.keys(STYLES) as ServerKind[]).map((kind) => ({ kind, label: SERVERS[kind].label, ...STYLES[kind] }));
 
 const WIDTH = 980;
 const HEIGHT = 450;
@@ -127,7 +130,7 @@ export function renderChart(results: BenchResults): string {
 .grid { stroke: #e5e7eb; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="80" y="24" class="title">SSE benchmark: our module vs raw node:http vs plain NestJS</text>
+<text x="80" y="24" class="title">SSE benchmark: our module (Express, Fastify) vs raw node:http vs plain NestJS</text>
 <text x="${WIDTH - 20}" y="24" class="subtitle" text-anchor="end">${esc(
     `${meta.date?.slice(0, 16).replace('T', ' ') ?? ''} · Node ${meta.node ?? '?'} · ${meta.cpus ?? '?'} cores${meta.commit ? ` · ${meta.commit}` : ''}`,
   )}</text>

@@ -1,6 +1,6 @@
 // Summarizes a V8 .cpuprofile (node --cpu-prof): self time per function and per
 // package, optionally within a window of the profile's clock (microseconds).
-//   node dist-bench/profile-summary.js <file.cpuprofile> [--from <us>] [--to <us>] [--top <n>]
+//   node dist-bench/profile-summary.js <file.cpuprofile> [--from <us>] [--to <us>] [--top <n>] [--busy]
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +36,7 @@ export interface SelfTime {
 export interface ProfileSummary {
   file?: string;
   window?: { fromUs: number; toUs: number; matched: boolean };
+  busyOnly?: boolean;
   samples: number;
   totalMs: number;
   top: SelfTime[];
@@ -67,10 +68,18 @@ function shortUrl(url: string): string {
   return dist >= 0 ? url.slice(dist + 1) : url.replace(/^file:\/\//, '');
 }
 
-export function summarizeProfile(
-  profile: CpuProfile,
-  options: { fromUs?: number; toUs?: number; top?: number } = {},
-): ProfileSummary {
+export interface SummaryOptions {
+  fromUs?: number;
+  toUs?: number;
+  top?: number;
+  /** Shares of the time the process was busy, leaving out (idle). */
+  busyOnly?: boolean;
+}
+
+/** The phases of one profiled run, by name (broadcast, targeted), or why there are none. */
+export type ProfileRuns = Record<string, ProfileSummary> | { error: string };
+
+export function summarizeProfile(profile: CpuProfile, options: SummaryOptions = {}): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const { samples, timeDeltas } = profile;
   // Timestamp of each sample; its weight is the time until the next one.
@@ -92,8 +101,10 @@ export function summarizeProfile(
   const self = new Map<number, number>();
   let total = 0;
   let count = 0;
+  const idle = new Set(profile.nodes.filter((node) => node.callFrame.functionName === '(idle)').map((node) => node.id));
   for (let i = 0; i < samples.length; i++) {
     if (!inWindow(stamps[i])) continue;
+    if (options.busyOnly && idle.has(samples[i])) continue;
     const weight = i + 1 < samples.length ? stamps[i + 1] - stamps[i] : mean;
     self.set(samples[i], (self.get(samples[i]) ?? 0) + weight);
     total += weight;
@@ -122,6 +133,7 @@ export function summarizeProfile(
     .map(([group, ms]) => ({ group, ms, share: ms / totalMs }));
   return {
     window: windowed ? { fromUs: options.fromUs!, toUs: options.toUs!, matched } : undefined,
+    busyOnly: options.busyOnly,
     samples: count,
     totalMs,
     top,
@@ -129,22 +141,20 @@ export function summarizeProfile(
   };
 }
 
-export function summarizeProfileFile(
-  file: string,
-  options: { fromUs?: number; toUs?: number; top?: number } = {},
-): ProfileSummary {
+export function summarizeProfileFile(file: string, options: SummaryOptions = {}): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   return { file, ...summarizeProfile(profile, options) };
 }
 
-export function formatProfileSummary(summary: ProfileSummary): string {
+export function formatProfileSummary(summary: ProfileSummary, phase = 'the'): string {
   const out: string[] = [];
   const window = summary.window
     ? summary.window.matched
-      ? `the broadcast window (${((summary.window.toUs - summary.window.fromUs) / 1000).toFixed(0)} ms)`
+      ? `${phase} window (${((summary.window.toUs - summary.window.fromUs) / 1000).toFixed(0)} ms)`
       : 'the whole profile (the window matched no sample)'
     : 'the whole profile';
-  out.push(`CPU profile of our server: ${summary.samples} samples, ${summary.totalMs.toFixed(0)} ms over ${window}`);
+  const busy = summary.busyOnly ? ' busy' : '';
+  out.push(`CPU profile of our server: ${summary.samples}${busy} samples, ${summary.totalMs.toFixed(0)} ms${busy} over ${window}`);
   if (summary.file) out.push(`  ${summary.file}`);
   out.push('', 'Self time by package:');
   for (const group of summary.groups.slice(0, 12)) {
@@ -159,6 +169,14 @@ export function formatProfileSummary(summary: ProfileSummary): string {
   return out.join('\n');
 }
 
+/** Every phase of a profiled run, one after the other. */
+export function formatProfileRuns(runs: ProfileRuns): string {
+  if ('error' in runs && typeof runs.error === 'string') return `CPU profile: ${runs.error}`;
+  return Object.entries(runs as Record<string, ProfileSummary>)
+    .map(([phase, summary]) => formatProfileSummary(summary, `the ${phase}`))
+    .join('\n\n');
+}
+
 function isMain(): boolean {
   try {
     return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
@@ -171,12 +189,13 @@ if (isMain()) {
   const args = process.argv.slice(2);
   const file = args.find((arg) => !arg.startsWith('--'));
   if (!file) {
-    console.error('usage: node dist-bench/profile-summary.js <file.cpuprofile> [--from <us>] [--to <us>] [--top <n>]');
+    console.error('usage: node dist-bench/profile-summary.js <file.cpuprofile> [--from <us>] [--to <us>] [--top <n>] [--busy]');
     process.exit(2);
   }
   const flag = (name: string) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
-  console.log(formatProfileSummary(summarizeProfileFile(file, { fromUs: flag('from'), toUs: flag('to'), top: flag('top') })));
+  const summary = summarizeProfileFile(file, { fromUs: flag('from'), toUs: flag('to'), top: flag('top'), busyOnly: args.includes('--busy') });
+  console.log(formatProfileSummary(summary));
 }

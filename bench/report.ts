@@ -1,14 +1,14 @@
 // The printed table: absolute figures per server and N, each with its ratio to
 // the raw server of the same run, and whether each target of the issue holds.
-import type { ServerKind } from './lib/cluster.js';
+import { OUR_KINDS, SERVERS, type ServerKind } from './lib/cluster.js';
 import type { RedisResult, ScenarioResult } from './lib/types.js';
-import type { ProfileSummary } from './profile-summary.js';
+import type { ProfileRuns } from './profile-summary.js';
 
 export interface BenchResults {
   meta: Record<string, unknown>;
   runs: ScenarioResult[];
   redis?: RedisResult;
-  profile?: ProfileSummary | { error: string };
+  profile?: ProfileRuns;
   table?: Row[];
   targets?: Target[];
 }
@@ -19,11 +19,13 @@ export interface Row {
   n: number | string;
   better?: 'lower' | 'higher';
   values: Partial<Record<ServerKind, number | string | null>>;
-  /** value / raw's value, for the module and plain NestJS. */
+  /** value / raw's value, for our servers and plain NestJS. */
   ratios: Partial<Record<ServerKind, number | null>>;
 }
 
 export interface Target {
+  /** Which of our servers it is measured on. */
+  server: ServerKind;
   name: string;
   /** What is compared, e.g. "ours / raw at N=10,000". */
   measure: string;
@@ -78,7 +80,7 @@ const MULTI: Metric[] = [
   { label: 'targeted events lost', get: (r) => r.targeted?.lost, digits: 0, noRatio: true },
 ];
 
-const KINDS: ServerKind[] = ['raw', 'module', 'plain'];
+const KINDS: ServerKind[] = ['raw', ...OUR_KINDS, 'plain'];
 
 function find(runs: ScenarioResult[], kind: ServerKind, n: number, spu: number): ScenarioResult | undefined {
   return runs.find((r) => r.server === kind && r.n === n && r.streamsPerUser === spu);
@@ -176,30 +178,33 @@ function targetsOf(runs: ScenarioResult[]): Target[] {
   const p99 = (r: ScenarioResult) => r.targeted?.p99;
   const rss = (r: ScenarioResult) => r.memory?.rssPerStreamKB;
   const cpu = (r: ScenarioResult) => r.targeted?.cpuPerSendUs;
-  const targets: Target[] = [];
-  const b = ratio(get('module', ref, bcast), get('raw', ref, bcast));
-  targets.push({ name: 'broadcast delivery', measure: `ours / raw at ${at}`, value: b, threshold: '>= 0.8', holds: check(b, (v) => v >= 0.8) });
-  const t = ratio(get('module', ref, p99), get('raw', ref, p99));
-  targets.push({ name: 'targeted p99', measure: `ours / raw at ${at}`, value: t, threshold: '<= 1.5', holds: check(t, (v) => v <= 1.5) });
-  const m = ratio(get('module', ref, rss), get('raw', ref, rss));
-  targets.push({ name: 'RSS per stream', measure: `ours / raw at ${at}`, value: m, threshold: '<= 1.5', holds: check(m, (v) => v <= 1.5) });
   const lo = ns[0];
   const hi = ns[ns.length - 1];
-  const flat = lo === hi ? null : ratio(get('module', hi, cpu), get('module', lo, cpu));
-  targets.push({
-    name: 'CPU per targeted send flat in N',
-    measure: `ours at N=${hi.toLocaleString('en-US')} / ours at N=${lo.toLocaleString('en-US')}`,
-    value: flat,
-    threshold: '<= 1.2',
-    holds: check(flat, (v) => v <= 1.2),
-    note: lo === hi ? 'needs two Ns' : undefined,
-  });
-  const pb = ratio(get('module', ref, bcast), get('plain', ref, bcast));
-  targets.push({ name: 'ahead of plain NestJS: broadcast', measure: `ours / plain deliveries/s at ${at}`, value: pb, threshold: '>= 2', holds: check(pb, (v) => v >= 2) });
-  const pt = ratio(get('plain', ref, p99), get('module', ref, p99));
-  targets.push({ name: 'ahead of plain NestJS: targeted', measure: `plain p99 / ours p99 at ${at}`, value: pt, threshold: '>= 2', holds: check(pt, (v) => v >= 2) });
-  const pc = ratio(get('plain', ref, cpu), get('module', ref, cpu));
-  targets.push({ name: '(info) plain / ours CPU per targeted send', measure: `at ${at}`, value: pc, threshold: '—', holds: null });
+  const targets: Target[] = [];
+  for (const server of OUR_KINDS.filter((kind) => runs.some((r) => r.server === kind))) {
+    const add = (target: Omit<Target, 'server'>) => targets.push({ server, ...target });
+    const b = ratio(get(server, ref, bcast), get('raw', ref, bcast));
+    add({ name: 'broadcast delivery', measure: `ours / raw at ${at}`, value: b, threshold: '>= 0.8', holds: check(b, (v) => v >= 0.8) });
+    const t = ratio(get(server, ref, p99), get('raw', ref, p99));
+    add({ name: 'targeted p99', measure: `ours / raw at ${at}`, value: t, threshold: '<= 1.5', holds: check(t, (v) => v <= 1.5) });
+    const m = ratio(get(server, ref, rss), get('raw', ref, rss));
+    add({ name: 'RSS per stream', measure: `ours / raw at ${at}`, value: m, threshold: '<= 1.5', holds: check(m, (v) => v <= 1.5) });
+    const flat = lo === hi ? null : ratio(get(server, hi, cpu), get(server, lo, cpu));
+    add({
+      name: 'CPU per targeted send flat in N',
+      measure: `ours at N=${hi.toLocaleString('en-US')} / ours at N=${lo.toLocaleString('en-US')}`,
+      value: flat,
+      threshold: '<= 1.2',
+      holds: check(flat, (v) => v <= 1.2),
+      note: lo === hi ? 'needs two Ns' : undefined,
+    });
+    const pb = ratio(get(server, ref, bcast), get('plain', ref, bcast));
+    add({ name: 'ahead of plain NestJS: broadcast', measure: `ours / plain deliveries/s at ${at}`, value: pb, threshold: '>= 2', holds: check(pb, (v) => v >= 2) });
+    const pt = ratio(get('plain', ref, p99), get(server, ref, p99));
+    add({ name: 'ahead of plain NestJS: targeted', measure: `plain p99 / ours p99 at ${at}`, value: pt, threshold: '>= 2', holds: check(pt, (v) => v >= 2) });
+    const pc = ratio(get('plain', ref, cpu), get(server, ref, cpu));
+    add({ name: '(info) plain / ours CPU per targeted send', measure: `at ${at}`, value: pc, threshold: '—', holds: null });
+  }
   return targets;
 }
 
@@ -219,17 +224,15 @@ export function buildReport(results: BenchResults): { rows: Row[]; targets: Targ
     ...(results.redis ? redisRows(results.redis) : []),
   ];
   const targets = targetsOf(results.runs);
-  const header = ['metric', 'N', 'raw', 'ours', 'ours/raw', 'plain Nest', 'plain/raw'];
+  const compared = KINDS.filter((kind) => kind !== 'raw');
+  const header = ['metric', 'N', 'raw', ...compared.flatMap((kind) => [SERVERS[kind].label, '/raw'])];
   const cells = rows.map((row) => {
     const digits = digitsOf(row.metric);
     return [
       row.metric,
       typeof row.n === 'number' ? row.n.toLocaleString('en-US') : row.n,
       fmt(row.values.raw, digits),
-      fmt(row.values.module, digits),
-      fmtRatio(row.ratios.module),
-      fmt(row.values.plain, digits),
-      fmtRatio(row.ratios.plain),
+      ...compared.flatMap((kind) => [fmt(row.values[kind], digits), fmtRatio(row.ratios[kind])]),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -247,7 +250,12 @@ export function buildReport(results: BenchResults): { rows: Row[]; targets: Targ
   });
   out.push('');
   out.push('Targets (ratios, not timings; the benchmark never fails on them):');
+  let server: ServerKind | undefined;
   for (const target of targets) {
+    if (target.server !== server) {
+      server = target.server;
+      out.push(` ${SERVERS[server].label}:`);
+    }
     const verdict = target.holds === null ? (target.note ?? '') : target.holds ? 'holds' : 'MISSED';
     out.push(
       `  ${pad(target.name, 40)} ${pad(target.measure, 44)} ${pad(finite(target.value) ? `${target.value.toFixed(2)}×` : '—', 8, true)}  ${pad(target.threshold, 6)}  ${verdict}`,

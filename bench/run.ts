@@ -21,7 +21,7 @@ import {
 import { clock } from './lib/protocol.js';
 import { Publisher } from './lib/publisher.js';
 import type { ChurnResult, MemoryResult, RedisResult, ScenarioResult } from './lib/types.js';
-import { formatProfileSummary, type ProfileSummary, summarizeProfileFile } from './profile-summary.js';
+import { formatProfileRuns, type ProfileRuns, summarizeProfileFile } from './profile-summary.js';
 import { buildReport, type BenchResults } from './report.js';
 
 const ROOT = resolve(BENCH_DIST, '..');
@@ -71,7 +71,7 @@ function parseArgs(argv: string[]): BenchOptions {
     'redis-hold', 'profile', 'profile-n', 'profile-events', 'out-dir', 'idle-ms',
   ]);
   if (flags.has('help')) {
-    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,module,plain]
+    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,module,fastify,plain]
   [--broadcast-events 20] [--targeted-sends 500] [--targeted-rate 200] [--churn 3000] [--churn-rounds 3]
   [--multi 3] [--multi-n 10000] [--redis-streams 9000] [--redis-hold 50000] [--profile-n 10000] [--out-dir dir]
 See bench/README.md.`);
@@ -88,7 +88,7 @@ See bench/README.md.`);
   const options: BenchOptions = {
     smoke,
     ns,
-    servers: (flags.has('servers') ? String(flags.get('servers')).split(',') : ['raw', 'module', 'plain']) as ServerKind[],
+    servers: (flags.has('servers') ? String(flags.get('servers')).split(',') : ['raw', 'module', 'fastify', 'plain']) as ServerKind[],
     broadcastEvents: num('broadcast-events', smoke ? 5 : 20),
     targetedSends: num('targeted-sends', smoke ? 60 : 500),
     targetedRate: num('targeted-rate', 200),
@@ -118,8 +118,8 @@ See bench/README.md.`);
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 function serverEnv(kind: ServerKind, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { JWT_SECRET: BENCH_JWT_SECRET };
-  if (kind === 'module') {
+  const env: Record<string, string> = { JWT_SECRET: BENCH_JWT_SECRET, ...SERVERS[kind].env };
+  if (SERVERS[kind].ours) {
     // Heartbeats off: the other two servers have none. The per-instance cap above
     // the default 10,000 (SSE_MAX_CONNECTIONS; see module-server.ts).
     Object.assign(env, {
@@ -187,7 +187,7 @@ async function churnPhase(
     (key) => before.counts[key] !== after.counts[key],
   );
   let httpStats: unknown;
-  if (server.definition.kind === 'module') {
+  if (server.definition.ours) {
     const answer = await publisher.get('/sse/stats');
     httpStats = answer.status === 200 ? JSON.parse(answer.body) : { status: answer.status };
   }
@@ -477,11 +477,15 @@ async function cleanRedis(url: string, prefix: string): Promise<number> {
   return cleaned;
 }
 
-/** Our server under --cpu-prof while it broadcasts to N streams; the profile is cut to the broadcast. */
-async function runProfile(options: BenchOptions, pool: LoadPool): Promise<ProfileSummary | { error: string }> {
+/**
+ * Our server (on Express, the demo's default) under --cpu-prof: N streams take
+ * broadcasts, then targeted sends arrive back to back (8 at a time, so that the
+ * window is busy). Each phase is summarized over its own window.
+ */
+async function runProfile(options: BenchOptions, pool: LoadPool): Promise<ProfileRuns> {
   const dir = join(options.outDir, 'profile');
   mkdirSync(dir, { recursive: true });
-  const name = 'module-broadcast.cpuprofile';
+  const name = 'module.cpuprofile';
   const n = options.profileN;
   const workers = await pool.ensure(workersFor(n, options.perWorker));
   const server = await startServer(SERVERS.module, {
@@ -490,15 +494,19 @@ async function runProfile(options: BenchOptions, pool: LoadPool): Promise<Profil
     name: 'module-profiled',
   });
   const publisher = new Publisher(server.port, SERVERS.module.publishPath, ADMIN);
-  let window: { fromUs: number; toUs: number } | undefined;
+  const windows: Record<string, { fromUs: number; toUs: number }> = {};
   try {
     await connectStreams(workers, { ports: [server.port], path: '/sse', secret: BENCH_JWT_SECRET, users: n, streamsPerUser: 1, concurrency: options.concurrency });
     await waitForStreams([server], [n]);
-    const fromUs = await server.mark();
+    let fromUs = await server.mark();
     const broadcast = await broadcastPhase(publisher, workers, [server], { events: options.profileEvents, streams: n, idleMs: options.idleMs });
-    const toUs = await server.mark();
-    window = { fromUs, toUs };
+    windows.broadcast = { fromUs, toUs: await server.mark() };
     log(`profile: ${options.profileEvents} broadcasts to ${n} streams under --cpu-prof, ${Math.round(broadcast.deliveriesPerSecond)} deliveries/s`);
+    fromUs = await server.mark();
+    const sends = options.profileEvents * 50;
+    const targeted = await targetedPhase(publisher, workers, [server], { sends, rate: 0, concurrency: 8, users: n, streamsPerUser: 1, seed: 7 });
+    windows.targeted = { fromUs, toUs: await server.mark() };
+    log(`profile: ${sends} targeted sends, 8 at a time, under --cpu-prof; p50 ${targeted.p50.toFixed(2)} ms`);
   } finally {
     publisher.close();
     await teardown(workers, [server]);
@@ -506,7 +514,10 @@ async function runProfile(options: BenchOptions, pool: LoadPool): Promise<Profil
   const file = join(dir, name);
   for (let i = 0; i < 50 && !existsSync(file); i++) await sleep(100);
   if (!existsSync(file)) return { error: `no profile written at ${file}` };
-  return summarizeProfileFile(file, { ...window, top: 25 });
+  return {
+    broadcast: summarizeProfileFile(file, { ...windows.broadcast, top: 25 }),
+    targeted: summarizeProfileFile(file, { ...windows.targeted, top: 25, busyOnly: true }),
+  };
 }
 
 function meta(options: BenchOptions): Record<string, unknown> {
@@ -578,14 +589,13 @@ async function main(): Promise<void> {
   results.table = report.rows;
   results.targets = report.targets;
   console.log(`\n${report.text}`);
-  if (results.profile && 'top' in results.profile) console.log(`\n${formatProfileSummary(results.profile)}`);
+  const profileText = results.profile && formatProfileRuns(results.profile);
+  if (profileText) console.log(`\n${profileText}`);
   const jsonPath = join(options.outDir, options.smoke ? 'smoke.json' : 'latest.json');
   const chartPath = join(options.outDir, options.smoke ? 'smoke-chart.svg' : 'chart.svg');
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(chartPath, renderChart(results));
-  if (results.profile && 'top' in results.profile) {
-    writeFileSync(join(options.outDir, 'profile-summary.txt'), `${formatProfileSummary(results.profile)}\n`);
-  }
+  if (profileText) writeFileSync(join(options.outDir, 'profile-summary.txt'), `${profileText}\n`);
   log(`results: ${jsonPath}; chart: ${chartPath}; ${((clock() - started) / 1000).toFixed(0)} s in all`);
 }
 

@@ -7,20 +7,43 @@ import type { ServerStats } from '../servers/server-ipc.js';
 /** dist-bench/, where the compiled scripts live. */
 export const BENCH_DIST = fileURLToPath(new URL('..', import.meta.url));
 
-export type ServerKind = 'raw' | 'module' | 'plain';
+/** `module` is our demo app on Express (its default adapter), `fastify` the same app on Fastify. */
+export type ServerKind = 'raw' | 'module' | 'fastify' | 'plain';
 
 export interface ServerDefinition {
   readonly kind: ServerKind;
   readonly label: string;
   readonly script: string;
   readonly publishPath: string;
+  /** Our demo app, with its settings for the bench. */
+  readonly ours: boolean;
+  /** What this server adds to the environment. */
+  readonly env?: Record<string, string>;
 }
 
 export const SERVERS: Record<ServerKind, ServerDefinition> = {
-  raw: { kind: 'raw', label: 'raw node:http', script: 'servers/raw-server.js', publishPath: '/publish' },
-  module: { kind: 'module', label: 'our module', script: 'servers/module-server.js', publishPath: '/notifications' },
-  plain: { kind: 'plain', label: 'plain NestJS', script: 'servers/plain-nest-server.js', publishPath: '/publish' },
+  raw: { kind: 'raw', label: 'raw node:http', script: 'servers/raw-server.js', publishPath: '/publish', ours: false },
+  module: {
+    kind: 'module',
+    label: 'ours on Express',
+    script: 'servers/module-server.js',
+    publishPath: '/notifications',
+    ours: true,
+    env: { HTTP_ADAPTER: 'express' },
+  },
+  fastify: {
+    kind: 'fastify',
+    label: 'ours on Fastify',
+    script: 'servers/module-server.js',
+    publishPath: '/notifications',
+    ours: true,
+    env: { HTTP_ADAPTER: 'fastify' },
+  },
+  plain: { kind: 'plain', label: 'plain NestJS', script: 'servers/plain-nest-server.js', publishPath: '/publish', ours: false },
 };
+
+/** Our servers, in the order the table shows them. */
+export const OUR_KINDS: readonly ServerKind[] = ['module', 'fastify'];
 
 export interface ServerHandle {
   readonly definition: ServerDefinition;

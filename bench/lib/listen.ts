@@ -5,12 +5,14 @@ import type { AddressInfo } from 'node:net';
 export const LISTEN_BACKLOG = 4096;
 
 /**
- * `app.listen(port, host)` with the same backlog as the raw server (Nest hands
- * extra arguments on to `net.Server#listen`). Resolves to the port.
+ * `app.listen(port, host)` with the same backlog as the raw server: Express's
+ * adapter hands extra arguments on to `net.Server#listen`, Fastify's takes one
+ * options object. Resolves to the port.
  */
 export async function listenNest(app: INestApplication, port = 0): Promise<number> {
   const listen = app.listen.bind(app) as unknown as (...args: unknown[]) => Promise<unknown>;
-  await listen(port, '127.0.0.1', LISTEN_BACKLOG);
+  if (app.getHttpAdapter().getType() === 'fastify') await listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
+  else await listen(port, '127.0.0.1', LISTEN_BACKLOG);
   return (app.getHttpServer().address() as AddressInfo).port;
 }
 
