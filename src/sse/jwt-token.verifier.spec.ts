@@ -248,6 +248,56 @@ describe('JwtTokenVerifier', () => {
     });
   });
 
+  describe('remembering verified tokens', () => {
+    it('gives the same frozen principal for a token used again, without verifying it again', async () => {
+      const verifier = new JwtTokenVerifier({ secret: SECRET });
+      const token = await sign({ roles: ['admin'] });
+      const first = await verifier.verify(token);
+      // The same object: nothing was verified or built anew.
+      expect(await verifier.verify(token)).toBe(first);
+      expect(Object.isFrozen(first) && Object.isFrozen(first.roles) && Object.isFrozen(first.claims)).toBe(true);
+    });
+
+    it('refuses a remembered token once it has expired', async () => {
+      const verifier = new JwtTokenVerifier({ secret: SECRET });
+      // Expires at the next whole second, at most one second from now.
+      const exp = nowSeconds() + 1;
+      const token = await sign({}, { exp });
+      await expect(verifier.verify(token)).resolves.toMatchObject({ userId: 'alice' });
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 20));
+      expect((await refusal(verifier, token)).message).toBe('The token has expired');
+    });
+
+    it('verifies any other string anew: a tampered copy of a remembered token is refused', async () => {
+      const verifier = new JwtTokenVerifier({ secret: SECRET });
+      const token = await sign({ roles: ['reader'] });
+      await verifier.verify(token);
+      const [header, , signature] = token.split('.');
+      const forged = `${header}.${b64url({ sub: 'alice', roles: ['admin'], exp: nowSeconds() + 3600 })}.${signature}`;
+      expect((await refusal(verifier, forged)).message).toBe('The token signature is invalid');
+    });
+
+    it('remembers at most verifiedCacheSize tokens, none with 0, and none without exp', async () => {
+      const [a, b] = [await sign({ n: 1 }), await sign({ n: 2 })];
+      const one = new JwtTokenVerifier({ secret: SECRET, verifiedCacheSize: 1 });
+      const firstA = await one.verify(a);
+      await one.verify(b);
+      expect(await one.verify(a)).not.toBe(firstA);
+
+      const none = new JwtTokenVerifier({ secret: SECRET, verifiedCacheSize: 0 });
+      expect(await none.verify(a)).not.toBe(await none.verify(a));
+
+      const remembering = new JwtTokenVerifier({ secret: SECRET });
+      const forever = await sign({}, { exp: null });
+      expect(await remembering.verify(forever)).not.toBe(await remembering.verify(forever));
+    });
+
+    it('refuses a cache size that is not a whole number, 0 or more', () => {
+      expect(() => new JwtTokenVerifier({ secret: SECRET, verifiedCacheSize: -1 })).toThrow(/verifiedCacheSize/);
+      expect(() => new JwtTokenVerifier({ secret: SECRET, verifiedCacheSize: 1.5 })).toThrow(/verifiedCacheSize/);
+    });
+  });
+
   describe('configuration', () => {
     it('needs a secret or a public key, not both', () => {
       expect(() => new JwtTokenVerifier({})).toThrow(/is required/);

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Principal } from './principal.js';
 import { InvalidSseInputError, assertSseName } from './sse-name.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
@@ -15,6 +16,12 @@ export interface JwtOptions {
   clockToleranceSeconds?: number;
   /** The claim holding the role names (default `roles`). */
   rolesClaim?: string;
+  /**
+   * Verified tokens remembered, each until its `exp`, so that a token used again
+   * (a reconnect, a publisher's every request) is not verified again (default
+   * 10,000; 0 turns it off). Tokens without `exp` are not remembered.
+   */
+  verifiedCacheSize?: number;
 }
 
 type Algorithm = 'HS256' | 'RS256' | 'ES256';
@@ -29,9 +36,15 @@ export class JwtTokenVerifier extends TokenVerifier {
   // jose imports a raw secret anew on every verify (a WebCrypto import per request); a CryptoKey is imported once.
   private readonly key: Promise<CryptoKey> | KeyObject;
   private readonly algorithm: Algorithm;
+  private readonly verified?: LRUCache<string, Principal>;
 
   constructor(private readonly options: JwtOptions) {
     super();
+    const cacheSize = options.verifiedCacheSize ?? 10_000;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+      throw new Error(`JWT options: verifiedCacheSize must be a whole number, 0 or more, not ${cacheSize}`);
+    }
+    if (cacheSize > 0) this.verified = new LRUCache({ max: cacheSize });
     if (options.secret && options.publicKey) {
       throw new Error('JWT options: give either a secret (HS256) or a publicKey (RS256/ES256), not both');
     }
@@ -48,6 +61,19 @@ export class JwtTokenVerifier extends TokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
+    const known = this.verified?.get(token);
+    if (known) return known;
+    const principal = await this.verifyAnew(token);
+    const { expiresAt } = principal;
+    if (this.verified && expiresAt !== undefined) {
+      // Valid, as jose judges `exp`, while the clock is short of exp + tolerance.
+      const validMs = expiresAt + (this.options.clockToleranceSeconds ?? 0) * 1000 - Date.now();
+      if (validMs > 0) this.verified.set(token, principal, { ttl: validMs });
+    }
+    return principal;
+  }
+
+  private async verifyAnew(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, await this.key, {
@@ -70,12 +96,13 @@ export class JwtTokenVerifier extends TokenVerifier {
       throw err;
     }
     const roles = payload[this.options.rolesClaim ?? 'roles'];
-    return {
+    // Frozen: a remembered principal is handed to every request that brings the same token.
+    return Object.freeze({
       userId: payload.sub,
-      roles: Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [],
+      roles: Object.freeze(Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : []),
       expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-      claims: payload,
-    };
+      claims: Object.freeze(payload),
+    });
   }
 }
 
