@@ -18,6 +18,8 @@ const END_GRACE_MS = 2000;
 export interface AdapterResponse {
   raw?: ServerResponse;
   getHeaders?(): OutgoingHttpHeaders;
+  /** Fastify's: the route answers through `raw` itself, so Fastify's own lifecycle for it ends here. */
+  hijack?(): unknown;
 }
 
 /** What every sink of one writer shares. */

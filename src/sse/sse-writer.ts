@@ -29,6 +29,9 @@ export class SseWriter {
   serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
     const raw: ServerResponse = response.raw ?? (response as ServerResponse);
     if (!ResponseSink.canServe(raw)) return;
+    // A Fastify reply is a thenable that settles when its response finishes: until hijacked, Nest's handling of
+    // the request awaits it, holding its promises and closures for as long as the stream is open.
+    response.hijack?.();
     const sink = new ResponseSink(raw, response, maxPendingBytes, this.services);
     if (messages instanceof NotificationStream) {
       sink.attach(messages.serve(sink));
