@@ -6,7 +6,7 @@ import { compareIds, expectIncreasing } from './harness/event-ids.js';
 import { closeOpened, track } from './harness/opened-streams.js';
 import { blocksOf, RawStream } from './harness/raw-stream.js';
 import { signToken } from './harness/tokens.js';
-import { sleep, Waiters } from './harness/waiting.js';
+import { eventually, sleep, Waiters } from './harness/waiting.js';
 
 // Generous: other suites share the machine. Every wait inside is bounded on its own.
 jest.setTimeout(30_000);
@@ -410,12 +410,18 @@ describe(`chat over POST streams (${adapter})`, () => {
       raw.close();
       return status;
     };
-    /** Bounded retries: the server frees a slot a moment after the client sees the response end. */
+    /**
+     * Bounded retries: the server frees a slot a moment after the client sees the response end.
+     * The probe's own slot is then waited for in turn, so that what comes next does not race with it.
+     */
     const sseStatusOnceFreed = async (): Promise<number> => {
       const deadline = Date.now() + 3000;
       for (;;) {
         const status = await sseStatus();
-        if (status !== 429 || Date.now() > deadline) return status;
+        if (status !== 429 || Date.now() > deadline) {
+          await eventually(async () => (await tight.stats()).streams === 0, 3000, 'the probe stream to be freed');
+          return status;
+        }
         await sleep(50);
       }
     };
