@@ -5,6 +5,7 @@ import type { BenchResults } from './report.js';
 
 const STYLES: Record<ServerKind, { color: string; dash?: string }> = {
   raw: { color: '#6b7280', dash: '6 4' },
+  express: { color: '#a855f7', dash: '2 3' },
   module: { color: '#2563eb' },
   fastify: { color: '#16a34a' },
   plain: { color: '#ea580c' },
@@ -109,8 +110,8 @@ export function renderChart(results: BenchResults): string {
   const meta = results.meta as { date?: string; node?: string; cpus?: number; commit?: string };
   const legend = SERIES.map(
     (s, i) =>
-      `<line x1="${80 + i * 200}" y1="52" x2="${110 + i * 200}" y2="52" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>` +
-      `<text x="${118 + i * 200}" y="56" class="legend">${esc(s.label)}</text>`,
+      `<line x1="${80 + i * 180}" y1="52" x2="${110 + i * 180}" y2="52" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>` +
+      `<text x="${118 + i * 180}" y="56" class="legend">${esc(s.label)}</text>`,
   ).join('\n');
   const body =
     ns.length === 0
@@ -130,7 +131,7 @@ export function renderChart(results: BenchResults): string {
 .grid { stroke: #e5e7eb; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="80" y="24" class="title">SSE benchmark: our module (Express, Fastify) vs raw node:http vs plain NestJS</text>
+<text x="80" y="24" class="title">SSE benchmark: our module (on Express, on Fastify) vs raw node:http, Express alone and plain NestJS</text>
 <text x="${WIDTH - 20}" y="24" class="subtitle" text-anchor="end">${esc(
     `${meta.date?.slice(0, 16).replace('T', ' ') ?? ''} · Node ${meta.node ?? '?'} · ${meta.cpus ?? '?'} cores${meta.commit ? ` · ${meta.commit}` : ''}`,
   )}</text>

@@ -80,7 +80,7 @@ const MULTI: Metric[] = [
   { label: 'targeted events lost', get: (r) => r.targeted?.lost, digits: 0, noRatio: true },
 ];
 
-const KINDS: ServerKind[] = ['raw', ...OUR_KINDS, 'plain'];
+const KINDS: ServerKind[] = ['raw', 'express', ...OUR_KINDS, 'plain'];
 
 function find(runs: ScenarioResult[], kind: ServerKind, n: number, spu: number): ScenarioResult | undefined {
   return runs.find((r) => r.server === kind && r.n === n && r.streamsPerUser === spu);
@@ -204,6 +204,13 @@ function targetsOf(runs: ScenarioResult[]): Target[] {
     add({ name: 'ahead of plain NestJS: targeted', measure: `plain p99 / ours p99 at ${at}`, value: pt, threshold: '>= 2', holds: check(pt, (v) => v >= 2) });
     const pc = ratio(get('plain', ref, cpu), get(server, ref, cpu));
     add({ name: '(info) plain / ours CPU per targeted send', measure: `at ${at}`, value: pc, threshold: '—', holds: null });
+    if (server === 'module') {
+      // What of the gap to raw is Express's own: the same fan-out as raw, routed by Express alone.
+      const er = ratio(get('express', ref, rss), get('raw', ref, rss));
+      add({ name: '(info) Express alone / raw RSS per stream', measure: `at ${at}`, value: er, threshold: '—', holds: null });
+      const oe = ratio(get(server, ref, rss), get('express', ref, rss));
+      add({ name: '(info) ours / Express alone RSS per stream', measure: `at ${at}`, value: oe, threshold: '—', holds: null });
+    }
   }
   return targets;
 }

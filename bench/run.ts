@@ -71,8 +71,8 @@ function parseArgs(argv: string[]): BenchOptions {
     'redis-hold', 'profile', 'profile-n', 'profile-events', 'out-dir', 'idle-ms',
   ]);
   if (flags.has('help')) {
-    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,module,fastify,plain]
-  [--broadcast-events 20] [--targeted-sends 500] [--targeted-rate 200] [--churn 3000] [--churn-rounds 3]
+    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,express,module,fastify,plain]
+  [--broadcast-events 20] [--targeted-sends 1500] [--targeted-rate 200] [--churn 3000] [--churn-rounds 3]
   [--multi 3] [--multi-n 10000] [--redis-streams 9000] [--redis-hold 50000] [--profile-n 10000] [--out-dir dir]
 See bench/README.md.`);
     process.exit(0);
@@ -88,9 +88,9 @@ See bench/README.md.`);
   const options: BenchOptions = {
     smoke,
     ns,
-    servers: (flags.has('servers') ? String(flags.get('servers')).split(',') : ['raw', 'module', 'fastify', 'plain']) as ServerKind[],
+    servers: (flags.has('servers') ? String(flags.get('servers')).split(',') : ['raw', 'express', 'module', 'fastify', 'plain']) as ServerKind[],
     broadcastEvents: num('broadcast-events', smoke ? 5 : 20),
-    targetedSends: num('targeted-sends', smoke ? 60 : 500),
+    targetedSends: num('targeted-sends', smoke ? 60 : 1500),
     targetedRate: num('targeted-rate', 200),
     churnStreams: num('churn', smoke ? 100 : 3000),
     churnRounds: num('churn-rounds', smoke ? 2 : 3),

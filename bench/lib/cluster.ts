@@ -7,8 +7,12 @@ import type { ServerStats } from '../servers/server-ipc.js';
 /** dist-bench/, where the compiled scripts live. */
 export const BENCH_DIST = fileURLToPath(new URL('..', import.meta.url));
 
-/** `module` is our demo app on Express (its default adapter), `fastify` the same app on Fastify. */
-export type ServerKind = 'raw' | 'module' | 'fastify' | 'plain';
+/**
+ * `raw` and `express` are the same minimal fan-out, routed by node:http or by
+ * Express alone; `module` is our demo app on Express (its default adapter),
+ * `fastify` the same app on Fastify; `plain` is NestJS as tutorials write it.
+ */
+export type ServerKind = 'raw' | 'express' | 'module' | 'fastify' | 'plain';
 
 export interface ServerDefinition {
   readonly kind: ServerKind;
@@ -23,6 +27,7 @@ export interface ServerDefinition {
 
 export const SERVERS: Record<ServerKind, ServerDefinition> = {
   raw: { kind: 'raw', label: 'raw node:http', script: 'servers/raw-server.js', publishPath: '/publish', ours: false },
+  express: { kind: 'express', label: 'Express alone', script: 'servers/express-server.js', publishPath: '/publish', ours: false },
   module: {
     kind: 'module',
     label: 'ours on Express',
