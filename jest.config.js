@@ -1,7 +1,8 @@
 /**
  * Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). The
- * end-to-end suites run once over Express and once over Fastify, except those
- * that drive a child process or a browser, whose server side is the same.
+ * end-to-end suites run once over Express and once over Fastify (child
+ * processes of the demo included), except the browser's, the bench's and the
+ * package's, which pick their servers themselves.
  */
 const base = {
   testEnvironment: 'node',
@@ -29,7 +30,7 @@ export default {
       ...base,
       displayName: 'e2e · fastify',
       testMatch: e2e,
-      testPathIgnorePatterns: ['/browser\\.', '/bench-smoke\\.', '/shutdown\\.', '/redis-faults\\.', '/package\\.'],
+      testPathIgnorePatterns: ['/browser\\.', '/bench-smoke\\.', '/package\\.'],
       setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
     },
   ],

@@ -1,6 +1,6 @@
 // The printed table: absolute figures per server and N, each with its ratio to
 // the raw server of the same run, and whether each target of the issue holds.
-import { OUR_KINDS, SERVERS, type ServerKind } from './lib/cluster.js';
+import { DEFAULT_OURS, OUR_KINDS, SERVERS, type ServerKind } from './lib/cluster.js';
 import type { RedisResult, ScenarioResult } from './lib/types.js';
 import type { ProfileRuns } from './profile-summary.js';
 
@@ -120,7 +120,7 @@ function redisRows(redis: RedisResult): Row[] {
     metric,
     n,
     better,
-    values: { module: finite(value) ? value : null },
+    values: { [DEFAULT_OURS]: finite(value) ? value : null },
     ratios: {},
   });
   const rows: Row[] = [];

@@ -7,7 +7,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { renderChart } from './chart.js';
-import { BENCH_DIST, LoadPool, SERVERS, type ServerHandle, type ServerKind, startServer } from './lib/cluster.js';
+import { BENCH_DIST, DEFAULT_OURS, LoadPool, SERVERS, type ServerHandle, type ServerKind, startServer } from './lib/cluster.js';
 import type { IpcClient } from './lib/ipc.js';
 import { BENCH_JWT_SECRET, signJwt } from './lib/jwt.js';
 import {
@@ -335,16 +335,16 @@ async function runRedis(options: BenchOptions, pool: LoadPool): Promise<RedisRes
   const prefix = `sse-bench-${process.pid}-${Date.now()}:`;
   const result: RedisResult = { prefix, instances: 3, streams: options.redisStreams };
   const started = clock();
-  const env = serverEnv('module', { REDIS_URL: options.redisUrl!, SSE_REDIS_PREFIX: prefix });
+  const env = serverEnv(DEFAULT_OURS, { REDIS_URL: options.redisUrl!, SSE_REDIS_PREFIX: prefix });
   let servers: ServerHandle[] = [];
   const publishers: Publisher[] = [];
   let workers: IpcClient[] = [];
   try {
     servers = await Promise.all(
-      [0, 1, 2].map((i) => startServer(SERVERS.module, { env, name: `module-redis-${i}` })),
+      [0, 1, 2].map((i) => startServer(SERVERS[DEFAULT_OURS], { env, name: `${DEFAULT_OURS}-redis-${i}` })),
     );
     const ports = servers.map((server) => server.port);
-    const publisher = new Publisher(ports[0], SERVERS.module.publishPath, ADMIN);
+    const publisher = new Publisher(ports[0], SERVERS[DEFAULT_OURS].publishPath, ADMIN);
     publishers.push(publisher);
     // User u connects to instance u % 3.
     const perInstance = (users: number, offset = 0) =>
@@ -478,22 +478,22 @@ async function cleanRedis(url: string, prefix: string): Promise<number> {
 }
 
 /**
- * Our server (on Express, the demo's default) under --cpu-prof: N streams take
+ * Our server (as the demo ships, on Fastify) under --cpu-prof: N streams take
  * broadcasts, then targeted sends arrive back to back (8 at a time, so that the
  * window is busy). Each phase is summarized over its own window.
  */
 async function runProfile(options: BenchOptions, pool: LoadPool): Promise<ProfileRuns> {
   const dir = join(options.outDir, 'profile');
   mkdirSync(dir, { recursive: true });
-  const name = 'module.cpuprofile';
+  const name = `${DEFAULT_OURS}.cpuprofile`;
   const n = options.profileN;
   const workers = await pool.ensure(workersFor(n, options.perWorker));
-  const server = await startServer(SERVERS.module, {
-    env: serverEnv('module'),
+  const server = await startServer(SERVERS[DEFAULT_OURS], {
+    env: serverEnv(DEFAULT_OURS),
     execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`],
-    name: 'module-profiled',
+    name: `${DEFAULT_OURS}-profiled`,
   });
-  const publisher = new Publisher(server.port, SERVERS.module.publishPath, ADMIN);
+  const publisher = new Publisher(server.port, SERVERS[DEFAULT_OURS].publishPath, ADMIN);
   const windows: Record<string, { fromUs: number; toUs: number }> = {};
   try {
     await connectStreams(workers, { ports: [server.port], path: '/sse', secret: BENCH_JWT_SECRET, users: n, streamsPerUser: 1, concurrency: options.concurrency });

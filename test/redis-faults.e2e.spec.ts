@@ -8,6 +8,7 @@ import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisS
 import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, sleep, within } from './harness/waiting.js';
+import { TEST_ADAPTER } from './harness/demo-server.js';
 
 /**
  * The Redis backplane when things go wrong: an instance killed without
@@ -71,7 +72,7 @@ class Child {
 function spawnApp(env: Record<string, string>): Child {
   return new Child(
     spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, ...env },
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, HTTP_ADAPTER: TEST_ADAPTER, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

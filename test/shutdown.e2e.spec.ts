@@ -3,6 +3,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { publishId, stats } from './harness/admin-api.js';
+import { TEST_ADAPTER } from './harness/demo-server.js';
 import { TestStream } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, within } from './harness/waiting.js';
@@ -38,8 +39,9 @@ async function startDemoProcess(): Promise<DemoProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', JWT_SECRET: TEST_JWT_SECRET, NO_COLOR: '1' };
   // The in-memory demo, whatever this shell has set; and no Jest VM flags for the child.
   for (const name of Object.keys(env)) {
-    if (['NODE_OPTIONS', 'REDIS_URL', 'HTTP_ADAPTER'].includes(name) || name.startsWith('SSE_')) delete env[name];
+    if (['NODE_OPTIONS', 'REDIS_URL'].includes(name) || name.startsWith('SSE_')) delete env[name];
   }
+  env.HTTP_ADAPTER = TEST_ADAPTER;
   const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));

@@ -9,8 +9,8 @@ export const BENCH_DIST = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * `raw` and `express` are the same minimal fan-out, routed by node:http or by
- * Express alone; `module` is our demo app on Express (its default adapter),
- * `fastify` the same app on Fastify; `plain` is NestJS as tutorials write it.
+ * Express alone; `module` is our demo app on Express, `fastify` the same app on
+ * Fastify (its default adapter); `plain` is NestJS as tutorials write it.
  */
 export type ServerKind = 'raw' | 'express' | 'module' | 'fastify' | 'plain';
 
@@ -49,6 +49,9 @@ export const SERVERS: Record<ServerKind, ServerDefinition> = {
 
 /** Our servers, in the order the table shows them. */
 export const OUR_KINDS: readonly ServerKind[] = ['module', 'fastify'];
+
+/** Ours as the demo app ships (Fastify): what the Redis scenario and the profile run. */
+export const DEFAULT_OURS: ServerKind = 'fastify';
 
 export interface ServerHandle {
   readonly definition: ServerDefinition;

@@ -46,7 +46,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     warn('JWT_SECRET is not set: using a development secret. Never do this in production.');
     jwtSecret = DEVELOPMENT_JWT_SECRET;
   }
-  const adapter = env.HTTP_ADAPTER || 'express';
+  const adapter = env.HTTP_ADAPTER || 'fastify';
   if (adapter !== 'express' && adapter !== 'fastify') {
     throw new Error(`HTTP_ADAPTER must be express or fastify, got "${adapter}"`);
   }
