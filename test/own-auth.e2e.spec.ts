@@ -3,7 +3,6 @@ import {
   Controller,
   type ExecutionContext,
   Get,
-  type INestApplication,
   Injectable,
   type MessageEvent,
   Module,
@@ -12,11 +11,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { SignJWT } from 'jose';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Observable } from 'rxjs';
 import {
   Authenticated,
@@ -29,6 +24,8 @@ import {
   TokenVerifier,
 } from '../src/sse/index.js';
 import { closeOpened, track } from './harness/opened-streams.js';
+import { TEST_ADAPTER } from './harness/demo-server.js';
+import { listenTestApp, type RunningApp } from './harness/test-app.js';
 import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
 import { eventually, sleep } from './harness/waiting.js';
@@ -42,26 +39,7 @@ import { eventually, sleep } from './harness/waiting.js';
  * HTTP platform of the Jest project, on an ephemeral port.
  */
 
-const ADAPTER = process.env.TEST_HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express';
-
-interface Running {
-  app: INestApplication;
-  url: string;
-}
-
-async function listen(module: new () => unknown): Promise<Running> {
-  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-  const options = { logger: false as const, forceCloseConnections: true };
-  const app =
-    ADAPTER === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), options)
-      : moduleRef.createNestApplication(options);
-  await app.listen(0, '127.0.0.1');
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  return { app, url: `http://127.0.0.1:${port}` };
-}
-
-async function stop(running: Running | undefined): Promise<void> {
+async function stop(running: RunningApp | undefined): Promise<void> {
   await running?.app.close();
 }
 
@@ -145,12 +123,12 @@ class VerifierStreamController {
 })
 class VerifierAppModule {}
 
-describe(`your own TokenVerifier (@nestjs/jwt) · ${ADAPTER}`, () => {
-  let server: Running | undefined;
+describe(`your own TokenVerifier (@nestjs/jwt) · ${TEST_ADAPTER}`, () => {
+  let server: RunningApp | undefined;
   let url: string;
 
   beforeAll(async () => {
-    server = await listen(VerifierAppModule);
+    server = await listenTestApp(VerifierAppModule);
     url = server.url;
   });
   afterAll(() => stop(server));
@@ -268,12 +246,12 @@ class GuardedStreamController {
 })
 class GuardedAppModule {}
 
-describe(`the app's own guard, read through auth.fromRequest · ${ADAPTER}`, () => {
-  let server: Running | undefined;
+describe(`the app's own guard, read through auth.fromRequest · ${TEST_ADAPTER}`, () => {
+  let server: RunningApp | undefined;
   let url: string;
 
   beforeAll(async () => {
-    server = await listen(GuardedAppModule);
+    server = await listenTestApp(GuardedAppModule);
     url = server.url;
   });
   afterAll(() => stop(server));

@@ -1,13 +1,11 @@
 import { Controller, type INestApplication, Injectable, type MessageEvent, type MiddlewareConsumer, Module, type NestMiddleware } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Observable } from 'rxjs';
 import { CurrentPrincipal, NotificationService, type Principal, SseModule, SseRoute } from '../src/sse/index.js';
-import { startDemoServer, type DemoServer, TEST_ADAPTER } from './harness/demo-server.js';
+import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { blocksOf, RawStream } from './harness/raw-stream.js';
+import { listenTestApp } from './harness/test-app.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { Waiters } from './harness/waiting.js';
 
@@ -219,16 +217,7 @@ describe('a middleware that wraps res.write', () => {
   let app: INestApplication;
   let url: string;
 
-  beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [WrappedModule] }).compile();
-    const options = { logger: false as const, forceCloseConnections: true };
-    app =
-      TEST_ADAPTER === 'fastify'
-        ? moduleRef.createNestApplication(new FastifyAdapter(), options)
-        : moduleRef.createNestApplication(options);
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  });
+  beforeAll(async () => ({ app, url } = await listenTestApp(WrappedModule)));
   afterAll(() => app.close());
 
   it('gets every message through its wrapper, shared events included', async () => {
