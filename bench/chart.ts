@@ -131,7 +131,7 @@ export function renderChart(results: BenchResults): string {
 .grid { stroke: #e5e7eb; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="80" y="24" class="title">SSE benchmark: our module (on Express, on Fastify) vs raw node:http, Express alone and plain NestJS</text>
+<text x="80" y="24" class="title">SSE benchmark: five servers, one run</text>
 <text x="${WIDTH - 20}" y="24" class="subtitle" text-anchor="end">${esc(
     `${meta.date?.slice(0, 16).replace('T', ' ') ?? ''} · Node ${meta.node ?? '?'} · ${meta.cpus ?? '?'} cores${meta.commit ? ` · ${meta.commit}` : ''}`,
   )}</text>
