@@ -11,7 +11,7 @@ try {
   const app = await createDemoApp(config);
   // SIGTERM ends every stream cleanly, so clients reconnect elsewhere and resume.
   app.enableShutdownHooks();
-  await app.listen(config.port);
+  await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(`Listening on http://localhost:${port} (GET /sse, POST /notifications)`);
 } catch (err) {

@@ -3,6 +3,8 @@ export type HttpAdapterName = 'express' | 'fastify';
 /** The demo app's settings, read from the environment. */
 export interface DemoConfig {
   port: number;
+  /** The interface to listen on: every IPv4 one by default, as Express would (Fastify alone would take only localhost). */
+  host: string;
   /** The HTTP platform Nest runs on. */
   adapter: HttpAdapterName;
   jwtSecret: string;
@@ -52,6 +54,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
   }
   return {
     port: integer(env, 'PORT', 3000, 0),
+    host: env.HOST || '0.0.0.0',
     adapter,
     jwtSecret,
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),

@@ -27,6 +27,7 @@ export const TEST_ADAPTER: DemoConfig['adapter'] = process.env.TEST_HTTP_ADAPTER
 
 export const TEST_CONFIG: DemoConfig = {
   port: 0,
+  host: '127.0.0.1',
   adapter: TEST_ADAPTER,
   jwtSecret: TEST_JWT_SECRET,
   maxConnectionsPerUser: 5,
