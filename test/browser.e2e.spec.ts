@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { startDemoServer, type DemoServer, TEST_ADAPTER } from './harness/demo-server.js';
 import { sleep } from './harness/waiting.js';
 
 /**
@@ -124,7 +124,7 @@ async function listedNotifications(page: Page): Promise<Array<{ id: string; type
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${ARTIFACTS}${name}-${TEST_ADAPTER}.png`, fullPage: true });
 }
 
 /** Requests of a tab to one path, recorded from now on. */
