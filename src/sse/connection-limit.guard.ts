@@ -9,15 +9,13 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js';
 import type { Principal } from './principal.js';
+import { type AdapterResponse, nodeResponseOf } from './response-sink.js';
 import { PRINCIPAL_KEY, SSE_OPTIONS } from './sse.constants.js';
 import type { ResolvedSseOptions } from './sse.options.js';
 import { SseMetrics } from './sse-metrics.js';
-
-/** The Node response under an adapter's own (Fastify's reply keeps it in `raw`). */
-type NodeResponse = EventEmitter & { destroyed: boolean; writableFinished: boolean };
 
 /**
  * Takes a connection slot for the caller's user, or answers 429 before any
@@ -42,7 +40,7 @@ export class ConnectionLimitGuard implements CanActivate {
     if (!principal) {
       throw new Error('ConnectionLimitGuard needs an authenticated principal: put TokenAuthGuard before it');
     }
-    const response = http.getResponse<NodeResponse & { raw?: NodeResponse }>();
+    const response = http.getResponse<AdapterResponse>();
     const result = await this.limiter.acquire(principal.userId).catch((err: Error) => {
       this.logger.warn(`Connection slots cannot be counted: ${err.message}`);
       this.metrics.rejected('unavailable');
@@ -61,11 +59,11 @@ export class ConnectionLimitGuard implements CanActivate {
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
-    this.releaseOnClose(response.raw ?? response, result.lease);
+    this.releaseOnClose(nodeResponseOf(response), result.lease);
     return true;
   }
 
-  private releaseOnClose(response: NodeResponse, lease: ConnectionLease): void {
+  private releaseOnClose(response: ServerResponse, lease: ConnectionLease): void {
     const release = () =>
       lease.release().catch((err: Error) => this.logger.error(`A connection slot could not be released: ${err.message}`));
     // The client may already be gone while the slot was being taken.

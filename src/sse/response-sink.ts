@@ -22,6 +22,11 @@ export interface AdapterResponse {
   hijack?(): unknown;
 }
 
+/** The Node response under an adapter's. */
+export function nodeResponseOf(response: AdapterResponse): ServerResponse {
+  return response.raw ?? (response as ServerResponse);
+}
+
 /** What every sink of one writer shares. */
 export interface SinkServices {
   readonly logger: Logger;

@@ -4,7 +4,7 @@ import type { MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { ConnectionLimitGuard } from './connection-limit.guard.js';
 import { SSE_ROUTE_OPTIONS } from './sse.constants.js';
-import type { AdapterResponse } from './sse-writer.js';
+import type { AdapterResponse } from './response-sink.js';
 import { routeWriterOf, SseWriterInterceptor } from './sse-writer.interceptor.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 

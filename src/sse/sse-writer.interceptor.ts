@@ -1,10 +1,11 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
 import { SSE_ROUTE_OPTIONS } from './sse.constants.js';
 import type { SseRouteOptions } from './sse-route.decorator.js';
-import { type AdapterResponse, SseWriter } from './sse-writer.js';
+import { type AdapterResponse, nodeResponseOf } from './response-sink.js';
+import { SseWriter } from './sse-writer.js';
 
 const ROUTE_WRITER = Symbol('sse:route-writer');
 
@@ -38,6 +39,5 @@ export class SseWriterInterceptor implements NestInterceptor {
 
 /** The writer the interceptor left for the request of this response, if any. */
 export function routeWriterOf(response: AdapterResponse): RouteWriter | undefined {
-  const raw = response.raw ?? (response as ServerResponse);
-  return (raw.req as RequestWithWriter | undefined)?.[ROUTE_WRITER];
+  return (nodeResponseOf(response).req as RequestWithWriter | undefined)?.[ROUTE_WRITER];
 }

@@ -1,13 +1,10 @@
 import { Inject, Injectable, Logger, type MessageEvent } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 import { NotificationStream } from './notification-stream.js';
-import { type AdapterResponse, ResponseSink, type SinkServices } from './response-sink.js';
+import { type AdapterResponse, nodeResponseOf, ResponseSink, type SinkServices } from './response-sink.js';
 import { SSE_OPTIONS } from './sse.constants.js';
 import type { ResolvedSseOptions } from './sse.options.js';
 import { SseMetrics } from './sse-metrics.js';
-
-export type { AdapterResponse } from './response-sink.js';
 
 /**
  * Writes the messages of an SSE route to its response. A message sent to many
@@ -27,7 +24,7 @@ export class SseWriter {
   }
 
   serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
-    const raw: ServerResponse = response.raw ?? (response as ServerResponse);
+    const raw = nodeResponseOf(response);
     if (!ResponseSink.canServe(raw)) return;
     // A Fastify reply is a thenable that settles when its response finishes: until hijacked, Nest's handling of
     // the request awaits it, holding its promises and closures for as long as the stream is open.
