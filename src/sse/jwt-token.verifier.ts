@@ -36,10 +36,12 @@ export class JwtTokenVerifier extends TokenVerifier {
   // jose imports a raw secret anew on every verify (a WebCrypto import per request); a CryptoKey is imported once.
   private readonly key: Promise<CryptoKey> | KeyObject;
   private readonly algorithm: Algorithm;
+  private readonly toleranceSeconds: number;
   private readonly verified?: LRUCache<string, Principal>;
 
   constructor(private readonly options: JwtOptions) {
     super();
+    this.toleranceSeconds = options.clockToleranceSeconds ?? 0;
     const cacheSize = options.verifiedCacheSize ?? 10_000;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
       throw new Error(`JWT options: verifiedCacheSize must be a whole number, 0 or more, not ${cacheSize}`);
@@ -67,7 +69,7 @@ export class JwtTokenVerifier extends TokenVerifier {
     const { expiresAt } = principal;
     if (this.verified && expiresAt !== undefined) {
       // Valid, as jose judges `exp`, while the clock is short of exp + tolerance.
-      const validMs = expiresAt + (this.options.clockToleranceSeconds ?? 0) * 1000 - Date.now();
+      const validMs = expiresAt + this.toleranceSeconds * 1000 - Date.now();
       if (validMs > 0) this.verified.set(token, principal, { ttl: validMs });
     }
     return principal;
@@ -80,7 +82,7 @@ export class JwtTokenVerifier extends TokenVerifier {
         algorithms: [this.algorithm],
         issuer: this.options.issuer,
         audience: this.options.audience,
-        clockTolerance: this.options.clockToleranceSeconds ?? 0,
+        clockTolerance: this.toleranceSeconds,
       }));
     } catch (err) {
       throw new InvalidTokenError(describe(err));
