@@ -233,7 +233,7 @@ describe('the npm package', () => {
     expect(files.filter((file) => /\.spec\.|\.map$|^dist\/(demo|main)/.test(file) || file.startsWith('src/'))).toEqual([]);
 
     // Every library source is there, compiled and declared; nothing else (no stale output of a removed source).
-    const librarySources = readdirSync(join(ROOT, 'src', 'sse'))
+    const librarySources = readdirSync(join(ROOT, 'src', 'sse'), { recursive: true, encoding: 'utf8' })
       .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
       .map((file) => file.slice(0, -'.ts'.length));
     const expected = librarySources.flatMap((name) => [`dist/sse/${name}.js`, `dist/sse/${name}.d.ts`]).sort();

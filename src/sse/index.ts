@@ -1,49 +1,65 @@
-// The public entry of the SSE module: everything an application uses comes from here.
+// The public entry of the SSE module: everything an application uses comes from here, grouped by room.
+
+// The module, its options and the service.
 export { SseModule } from './sse.module.js';
 export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
 export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
 export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT } from './sse.constants.js';
-
 export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
-export type { PublishTarget } from './publish-target.js';
-export type { AnyEvents, EventMap, EventType, SseEventOf } from './event-map.js';
-export type { SseMessage } from './published-event.js';
-export { InvalidSseInputError, RESERVED_TYPE_PREFIX } from './sse-name.js';
 
-export type { Principal } from './principal.js';
-export { TokenVerifier, InvalidTokenError } from './token-verifier.js';
-export { JwtTokenVerifier } from './jwt-token.verifier.js';
-export type { JwtOptions } from './jwt-token.verifier.js';
-export { TokenAuthGuard } from './token-auth.guard.js';
-export { ConnectionLimitGuard } from './connection-limit.guard.js';
-export { CurrentPrincipal, Authenticated } from './auth.decorators.js';
-export { LastEventId } from './last-event-id.decorator.js';
-export { SseRoute } from './sse-route.decorator.js';
-export { SseWriterInterceptor } from './sse-writer.interceptor.js';
-export { SseWriter } from './sse-writer.js';
-export { NotificationStream } from './notification-stream.js';
-export { formatMessage } from './sse-wire.js';
-export type { SseRouteOptions } from './sse-route.decorator.js';
-export { sseCorsOptions } from './sse-cors.js';
+// events/: what is published, to whom, and in which order.
+export type { PublishTarget } from './events/publish-target.js';
+export type { AnyEvents, EventMap, EventType, SseEventOf } from './events/event-map.js';
+export type { SseMessage } from './events/published-event.js';
+export type { EventPosition } from './events/event-position.js';
+export { InvalidSseInputError, RESERVED_TYPE_PREFIX } from './events/sse-name.js';
 
-export { ConnectionLimiter } from './connection-limiter.js';
-export type { ConnectionLease, AcquireResult, LimitScope, ConnectionUsage, InstanceUsage } from './connection-limiter.js';
-export { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
-export { HistoryStore } from './history.store.js';
-export type { HistoryRead, LossReason } from './history.store.js';
-export { InMemoryHistoryStore } from './in-memory-history.store.js';
-export { Broker } from './broker.js';
-export type { BrokerListener } from './broker.js';
-export { LocalBroker } from './local.broker.js';
-export { RedisBackplane, RedisKeys } from './redis-backplane.js';
-export type { SseRedisOptions } from './redis-backplane.js';
-export { RedisBroker } from './redis.broker.js';
-export { RedisHistoryStore } from './redis-history.store.js';
-export { RedisConnectionLimiter } from './redis-connection.limiter.js';
-export type { EventPosition } from './event-position.js';
-export { SseMetrics, NoSseMetrics } from './sse-metrics.js';
-export { SseHealth } from './sse-health.js';
-export type { SseHealthState } from './sse-health.js';
-export type { PublishKind, RejectionReason, StreamCounts } from './sse-metrics.js';
-export type { SsePrometheusOptions, SseMetricsRegistry } from './sse-metrics.js';
+// auth/: who the caller is.
+export type { Principal } from './auth/principal.js';
+export { TokenVerifier, InvalidTokenError } from './auth/token-verifier.js';
+export { JwtTokenVerifier } from './auth/jwt-token.verifier.js';
+export type { JwtOptions } from './auth/jwt-token.verifier.js';
+export { TokenAuthGuard } from './auth/token-auth.guard.js';
+export { CurrentPrincipal, Authenticated } from './auth/auth.decorators.js';
+
+// http/: the route, its writer and the wire.
+export { LastEventId } from './http/last-event-id.decorator.js';
+export { SseRoute } from './http/sse-route.decorator.js';
+export type { SseRouteOptions } from './http/sse-route.options.js';
+export { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
+export { SseWriter } from './http/sse-writer.js';
+export { formatMessage } from './http/sse-wire.js';
+export { sseCorsOptions } from './http/sse-cors.js';
+
+// streams/: one principal's stream.
+export { NotificationStream } from './streams/notification-stream.js';
+
+// limits/: connection slots per user and per instance.
+export { ConnectionLimitGuard } from './limits/connection-limit.guard.js';
+export { ConnectionLimiter } from './limits/connection-limiter.js';
+export type { ConnectionLease, AcquireResult, LimitScope, ConnectionUsage, InstanceUsage } from './limits/connection-limiter.js';
+export { InMemoryConnectionLimiter } from './limits/in-memory-connection.limiter.js';
+export { RedisConnectionLimiter } from './limits/redis-connection.limiter.js';
+
+// delivery/: ids, history and fan-out.
+export { HistoryStore } from './delivery/history.store.js';
+export type { HistoryRead, LossReason } from './delivery/history.store.js';
+export { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
+export { RedisHistoryStore } from './delivery/redis-history.store.js';
+export { Broker } from './delivery/broker.js';
+export type { BrokerListener } from './delivery/broker.js';
+export { LocalBroker } from './delivery/local.broker.js';
+export { RedisBroker } from './delivery/redis.broker.js';
+
+// redis/: the shared connection and its key names.
+export { RedisBackplane } from './redis/redis-backplane.js';
+export type { SseRedisOptions } from './redis/redis-backplane.js';
+export { RedisKeys } from './redis/redis-keys.js';
+
+// observability/: metrics and health.
+export { SseMetrics, NoSseMetrics } from './observability/sse-metrics.js';
+export type { PublishKind, RejectionReason, StreamCounts } from './observability/sse-metrics.js';
+export type { SsePrometheusOptions, SseMetricsRegistry } from './observability/sse-metrics.js';
+export { SseHealth } from './observability/sse-health.js';
+export type { SseHealthState } from './observability/sse-health.js';

@@ -8,19 +8,19 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { InMemoryHistoryStore } from './in-memory-history.store.js';
-import { LocalBroker } from './local.broker.js';
-import type { BrokerListener } from './broker.js';
-import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
+import { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
+import { LocalBroker } from './delivery/local.broker.js';
+import type { BrokerListener } from './delivery/broker.js';
+import { InMemoryConnectionLimiter } from './limits/in-memory-connection.limiter.js';
 import { CLOSED_BY_SERVER, NotificationService, type StreamOptions } from './notification.service.js';
-import type { Principal } from './principal.js';
-import { InvalidSseInputError } from './sse-name.js';
+import type { Principal } from './auth/principal.js';
+import { InvalidSseInputError } from './events/sse-name.js';
 import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from './sse.constants.js';
 import { resolveOptions, type SseModuleOptions } from './sse.options.js';
-import type { SubscriberRegistry } from './subscriber-registry.js';
+import type { SubscriberRegistry } from './streams/subscriber-registry.js';
 import { Registry } from 'prom-client';
-import { PrometheusSseMetrics } from './prometheus-sse.metrics.js';
-import { NoSseMetrics } from './sse-metrics.js';
+import { PrometheusSseMetrics } from './observability/prometheus-sse.metrics.js';
+import { NoSseMetrics } from './observability/sse-metrics.js';
 
 type Overrides = Omit<SseModuleOptions, 'auth'>;
 

@@ -9,21 +9,21 @@ import {
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { Broker } from './broker.js';
-import type { AnyEvents, EventMap, EventType } from './event-map.js';
-import { ConnectionLimiter, type ConnectionUsage } from './connection-limiter.js';
-import { comparePositions, type EventPosition, parseEventId } from './event-position.js';
-import { HistoryStore } from './history.store.js';
-import type { Principal } from './principal.js';
-import { serializePayload } from './published-event.js';
-import { normalizeTarget, type PublishTarget } from './publish-target.js';
+import { Broker } from './delivery/broker.js';
+import type { AnyEvents, EventMap, EventType } from './events/event-map.js';
+import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-limiter.js';
+import { comparePositions, type EventPosition, parseEventId } from './events/event-position.js';
+import { HistoryStore } from './delivery/history.store.js';
+import type { Principal } from './auth/principal.js';
+import { serializePayload } from './events/published-event.js';
+import { normalizeTarget, type PublishTarget } from './events/publish-target.js';
 import { SSE_OPTIONS } from './sse.constants.js';
-import { assertPublishableType, assertSseName, InvalidSseInputError } from './sse-name.js';
+import { assertPublishableType, assertSseName, InvalidSseInputError } from './events/sse-name.js';
 import type { ResolvedSseOptions } from './sse.options.js';
-import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
-import { NotificationStream } from './notification-stream.js';
-import { SubscriberRegistry } from './subscriber-registry.js';
-import { SseMetrics } from './sse-metrics.js';
+import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './streams/stream-subscriber.js';
+import { NotificationStream } from './streams/notification-stream.js';
+import { SubscriberRegistry } from './streams/subscriber-registry.js';
+import { SseMetrics } from './observability/sse-metrics.js';
 
 export interface StreamOptions {
   /** Topics to receive besides the user's own events and the broadcasts. */

@@ -1,18 +1,18 @@
 import { Module } from '@nestjs/common';
-import { Broker } from './broker.js';
-import { ConnectionLimitGuard } from './connection-limit.guard.js';
-import { ConnectionLimiter } from './connection-limiter.js';
-import { HistoryStore } from './history.store.js';
+import { Broker } from './delivery/broker.js';
+import { ConnectionLimitGuard } from './limits/connection-limit.guard.js';
+import { ConnectionLimiter } from './limits/connection-limiter.js';
+import { HistoryStore } from './delivery/history.store.js';
 import { NotificationService } from './notification.service.js';
 import { SSE_OPTIONS } from './sse.constants.js';
 import { ConfigurableSseModule } from './sse.module-definition.js';
 import { sseProviders } from './sse.providers.js';
-import { TokenAuthGuard } from './token-auth.guard.js';
-import { TokenVerifier } from './token-verifier.js';
-import { SseWriterInterceptor } from './sse-writer.interceptor.js';
-import { SseWriter } from './sse-writer.js';
-import { SseMetrics } from './sse-metrics.js';
-import { SseHealth } from './sse-health.js';
+import { TokenAuthGuard } from './auth/token-auth.guard.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
+import { SseWriter } from './http/sse-writer.js';
+import { SseMetrics } from './observability/sse-metrics.js';
+import { SseHealth } from './observability/sse-health.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { JwtOptions } from './jwt-token.verifier.js';
-import type { Principal } from './principal.js';
-import type { SseRedisOptions } from './redis-backplane.js';
-import type { SsePrometheusOptions } from './sse-metrics.js';
-import type { TokenVerifier } from './token-verifier.js';
+import type { JwtOptions } from './auth/jwt-token.verifier.js';
+import type { Principal } from './auth/principal.js';
+import type { SseRedisOptions } from './redis/redis-backplane.js';
+import type { SsePrometheusOptions } from './observability/sse-metrics.js';
+import type { TokenVerifier } from './auth/token-verifier.js';
 
 export interface SseAuthOptions {
   /** How the default verifier checks JWTs. Not needed when `verifier` is given. */

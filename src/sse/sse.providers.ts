@@ -1,20 +1,20 @@
 import type { Provider } from '@nestjs/common';
-import { Broker } from './broker.js';
-import { ConnectionLimiter } from './connection-limiter.js';
-import { HistoryStore } from './history.store.js';
-import { InMemoryConnectionLimiter } from './in-memory-connection.limiter.js';
-import { InMemoryHistoryStore } from './in-memory-history.store.js';
-import { JwtTokenVerifier } from './jwt-token.verifier.js';
-import { LocalBroker } from './local.broker.js';
-import { RedisBackplane } from './redis-backplane.js';
-import { RedisConnectionLimiter } from './redis-connection.limiter.js';
-import { RedisHistoryStore } from './redis-history.store.js';
-import { RedisBroker } from './redis.broker.js';
+import { Broker } from './delivery/broker.js';
+import { ConnectionLimiter } from './limits/connection-limiter.js';
+import { HistoryStore } from './delivery/history.store.js';
+import { InMemoryConnectionLimiter } from './limits/in-memory-connection.limiter.js';
+import { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
+import { JwtTokenVerifier } from './auth/jwt-token.verifier.js';
+import { LocalBroker } from './delivery/local.broker.js';
+import { RedisBackplane } from './redis/redis-backplane.js';
+import { RedisConnectionLimiter } from './limits/redis-connection.limiter.js';
+import { RedisHistoryStore } from './delivery/redis-history.store.js';
+import { RedisBroker } from './delivery/redis.broker.js';
 import { SSE_MODULE_OPTIONS } from './sse.module-definition.js';
 import { REDIS_BACKPLANE, SSE_OPTIONS } from './sse.constants.js';
 import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from './sse.options.js';
-import { TokenVerifier } from './token-verifier.js';
-import { NoSseMetrics, SseMetrics } from './sse-metrics.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -37,7 +37,7 @@ export const sseProviders: Provider[] = [
     useFactory: async ({ metrics }: ResolvedSseOptions): Promise<SseMetrics> => {
       if (!metrics) return new NoSseMetrics();
       // prom-client is loaded only when metrics are wanted.
-      const { PrometheusSseMetrics } = await import('./prometheus-sse.metrics.js');
+      const { PrometheusSseMetrics } = await import('./observability/prometheus-sse.metrics.js');
       return new PrometheusSseMetrics(metrics === true ? {} : metrics);
     },
     inject: [SSE_OPTIONS],

@@ -1,2 +1,2 @@
 // The `@nestjs/terminus` integration, an entry of its own so that terminus stays an optional dependency.
-export { SseHealthIndicator } from './sse.health-indicator.js';
+export { SseHealthIndicator } from './observability/sse.health-indicator.js';

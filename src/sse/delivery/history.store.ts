@@ -1,0 +1,32 @@
+import type { EventPosition } from '../events/event-position.js';
+import type { PublishedEvent } from '../events/published-event.js';
+
+/** Why a resumed stream cannot be given everything it missed. */
+export type LossReason =
+  /** The id is not one this module issues. */
+  | 'malformed'
+  /** The id is newer than any event issued. */
+  | 'unknown'
+  /** The id is from before the store started (an in-memory store after a restart). */
+  | 'restarted'
+  /** Events after the id have been dropped from the history (by count or age). */
+  | 'expired';
+
+export interface HistoryRead {
+  /** The events after the asked-for position, oldest first. Empty when there is a loss. */
+  readonly events: readonly PublishedEvent[];
+  readonly loss?: LossReason;
+}
+
+/**
+ * The read side of the bounded history kept per key (a user, a topic, the
+ * broadcasts), for resume; the broker records events in it as it publishes
+ * them. It is both the injection token and the type.
+ */
+export abstract class HistoryStore {
+  /** The position of the newest event issued, or where the store started when there is none. */
+  abstract head(): Promise<EventPosition>;
+
+  /** The events under `keys` after `after`, merged in order, or the reason they cannot all be given. */
+  abstract read(keys: readonly string[], after: EventPosition): Promise<HistoryRead>;
+}

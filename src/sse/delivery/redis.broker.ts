@@ -1,0 +1,183 @@
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { Broker, type BrokerListener } from './broker.js';
+import { comparePositions, parseEventId } from '../events/event-position.js';
+import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
+import { historyKeysOf, type PublishTarget } from '../events/publish-target.js';
+import type { RedisBackplane, RedisScript } from '../redis/redis-backplane.js';
+import { LUA_EVENT_IDS, LUA_NOW } from '../redis/redis-lua.js';
+import type { SseMetrics } from '../observability/sse-metrics.js';
+
+// Gives the entry the next id (Redis's clock, never going back), records an event
+// in the history streams of its recipients, and appends it to the log that every
+// instance tails: one atomic step, so the log's order is the ids' order.
+// KEYS: last-id, origin, log, history streams...   ARGV: kind, type, data, target, maxEvents, ttlMs, logMaxLength
+const APPEND = `${LUA_NOW}${LUA_EVENT_IDS}
+local ms, seq = now, 0
+local last = redis.call('GET', KEYS[1])
+if last then
+  local last_ms, last_seq = parse_id(last)
+  if last_ms >= now then ms, seq = last_ms, last_seq + 1 end
+end
+local id = string.format('%.0f-%.0f', ms, seq)
+redis.call('SET', KEYS[1], id)
+redis.call('SET', KEYS[2], id, 'NX')
+-- Entries are trimmed with XDEL: unlike MAXLEN and MINID, it records max-deleted-entry-id,
+-- which tells a reader that a cursor before it has lost events.
+local function drop(key, entries)
+  for _, entry in ipairs(entries) do redis.call('XDEL', key, entry[1]) end
+end
+local function drop_excess(key, max)
+  local excess = redis.call('XLEN', key) - max
+  if excess > 0 then drop(key, redis.call('XRANGE', key, '-', '+', 'COUNT', excess)) end
+end
+local ttl = tonumber(ARGV[6])
+local min_id = string.format('%.0f-0', now - ttl)
+for i = 4, #KEYS do
+  local created = redis.call('EXISTS', KEYS[i]) == 0
+  redis.call('XADD', KEYS[i], id, 't', ARGV[2], 'd', ARGV[3])
+  -- A new stream may be one that expired whole: what it held is unknown, so anything older than the ttl counts as dropped.
+  if created then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', string.format('%.0f-0', now - ttl + 1)) end
+  drop_excess(KEYS[i], tonumber(ARGV[5]))
+  drop(KEYS[i], redis.call('XRANGE', KEYS[i], '-', '(' .. min_id))
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+redis.call('XADD', KEYS[3], id, 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[3], 'g', ARGV[4])
+drop_excess(KEYS[3], tonumber(ARGV[7]))
+return id
+`;
+
+const EVENT = 'e';
+const BATCH = 1000;
+const ZERO = { ms: 0, seq: 0 };
+const DISCONNECT = 'x';
+
+/**
+ * The broker over Redis: publishing is one Lua script (id, history, log), and
+ * each instance tails the log with one blocking read, so it sees every event
+ * once, in id order, and after an outage carries on from where it was.
+ */
+export class RedisBroker extends Broker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisBroker.name);
+  private readonly append: RedisScript;
+  private listener?: BrokerListener;
+  private reader?: Redis;
+  private stopped = false;
+  private tailing?: Promise<void>;
+  /** The id of the last log entry handled here. */
+  private cursor = '0-0';
+  /** The data set's origin when tailing began: a new one means Redis lost its data. */
+  private origin = '';
+
+  constructor(
+    private readonly backplane: RedisBackplane,
+    private readonly history: { maxEvents: number; ttlMs: number },
+    private readonly metrics: SseMetrics,
+  ) {
+    super();
+    this.append = backplane.script('sseAppend', APPEND);
+  }
+
+  listen(listener: BrokerListener): void {
+    this.listener = listener;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const { client, keys } = this.backplane;
+    this.origin = await this.backplane.origin();
+    // The log may be empty or trimmed: start after the newest id issued.
+    this.cursor = (await client.get(keys.lastId)) ?? '0-0';
+    const reader = this.backplane.createReader();
+    // ioredis sends the blocked read again after a reconnection, so an outage is noticed here, not as an error.
+    let connections = 0;
+    reader.on('ready', () => {
+      // Streams opened from now on read the history as it is now; only older ones may have missed events.
+      const since = Date.now();
+      if (++connections > 1) void this.checkForGap(reader, since).catch(() => undefined);
+    });
+    this.reader = reader;
+    this.tailing = this.tail(reader);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.reader?.disconnect();
+    await this.tailing;
+  }
+
+  async publish(target: PublishTarget, type: string, data: string): Promise<PublishedEvent> {
+    const id = await this.run(EVENT, target, type, data, historyKeysOf(target).map((key) => this.backplane.keys.history(key)));
+    return createPublishedEvent(parseEventId(id)!, target, type, data);
+  }
+
+  async disconnect(userId: string): Promise<void> {
+    await this.run(DISCONNECT, { userIds: [userId] }, '', '', []);
+  }
+
+  private async run(kind: string, target: PublishTarget, type: string, data: string, streams: string[]): Promise<string> {
+    const { keys, options } = this.backplane;
+    return (await this.append(
+      [keys.lastId, keys.origin, keys.log, ...streams],
+      [kind, type, data, JSON.stringify(target), this.history.maxEvents, this.history.ttlMs, options.logMaxLength],
+    )) as string;
+  }
+
+  private async tail(reader: Redis): Promise<void> {
+    const { log } = this.backplane.keys;
+    let failing = false;
+    while (!this.stopped) {
+      try {
+        const reply = (await reader.xread('COUNT', BATCH, 'BLOCK', 5000, 'STREAMS', log, this.cursor)) as
+          | [string, [string, string[]][]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        // Outages are checked when the reader reconnects ('ready'); a full batch means this instance is far behind.
+        if (entries.length === BATCH) await this.checkForGap(reader, Date.now());
+        if (failing) this.logger.log('Reading the event log again');
+        failing = false;
+        for (const [id, fields] of entries) {
+          this.cursor = id;
+          this.handle(id, fields);
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        this.metrics.backplaneError('read-log');
+        if (!failing) this.logger.warn(`Cannot read the event log: ${(err as Error).message}; retrying`);
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /**
+   * After the reader reconnected, or when far behind: entries trimmed from the log before
+   * they were read here, or a Redis that lost its data, mean events this
+   * instance's streams never got. Their clients resume from the history instead.
+   */
+  private async checkForGap(reader: Redis, since: number): Promise<void> {
+    const { log, origin } = this.backplane.keys;
+    const [info, currentOrigin] = await Promise.all([
+      reader.xinfo('STREAM', log).catch(() => null) as Promise<unknown[] | null>,
+      reader.get(origin),
+    ]);
+    const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1]) : '0-0';
+    const trimmedPast = comparePositions(parseEventId(deleted) ?? ZERO, parseEventId(this.cursor) ?? ZERO) > 0;
+    const lostData = currentOrigin !== this.origin;
+    if (lostData) this.origin = await this.backplane.origin();
+    if (trimmedPast || lostData) {
+      this.logger.warn(`Events may have been missed (${lostData ? 'Redis lost its data' : 'the log was trimmed'}); ending streams so clients resume`);
+      this.listener?.onGap(since);
+    }
+  }
+
+  private handle(id: string, fields: string[]): void {
+    const entry: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
+    const target = JSON.parse(entry.g) as PublishTarget;
+    if (entry.k === DISCONNECT) {
+      if ('userIds' in target) target.userIds.forEach((userId) => this.listener?.onDisconnect(userId));
+    } else {
+      this.listener?.onEvent(createPublishedEvent(parseEventId(id)!, target, entry.t, entry.d));
+    }
+  }
+}

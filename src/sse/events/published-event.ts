@@ -1,0 +1,43 @@
+import type { MessageEvent } from '@nestjs/common';
+import { type EventPosition, formatEventId } from './event-position.js';
+import type { PublishTarget } from './publish-target.js';
+import { InvalidSseInputError } from './sse-name.js';
+import { withWire } from '../http/sse-wire.js';
+
+/** The wire form of an event: its `id:`, `event:` and `data:`. */
+export interface SseMessage extends MessageEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+}
+
+/** An event once it has its place in the order: shared, as it is and with its encoding, by every stream that receives it. */
+export interface PublishedEvent {
+  readonly position: EventPosition;
+  readonly target: PublishTarget;
+  readonly message: SseMessage;
+}
+
+/**
+ * Serializes a payload to the `data:` of an event, once for all its recipients.
+ * JSON escapes CR and LF, so the data is always one line, whatever the payload holds.
+ */
+export function serializePayload(payload: unknown): string {
+  let data: string | undefined;
+  try {
+    data = JSON.stringify(payload);
+  } catch (err) {
+    throw new InvalidSseInputError(`The event data cannot be serialized as JSON: ${(err as Error).message}`);
+  }
+  return data ?? 'null';
+}
+
+export function createPublishedEvent(
+  position: EventPosition,
+  target: PublishTarget,
+  type: string,
+  data: string,
+): PublishedEvent {
+  const message: SseMessage = withWire({ id: formatEventId(position), type, data });
+  return Object.freeze({ position, target, message });
+}

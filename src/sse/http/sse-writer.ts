@@ -1,0 +1,40 @@
+import { Inject, Injectable, Logger, type MessageEvent } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { NotificationStream } from '../streams/notification-stream.js';
+import { type AdapterResponse, nodeResponseOf, ResponseSink, type SinkServices } from './response-sink.js';
+import { SSE_OPTIONS } from '../sse.constants.js';
+import type { ResolvedSseOptions } from '../sse.options.js';
+import { SseMetrics } from '../observability/sse-metrics.js';
+
+/**
+ * Writes the messages of an SSE route to its response. A message sent to many
+ * streams is written as the same encoded bytes to each, with no per-connection
+ * formatting or queue; a `NotificationStream` returned as it is writes here
+ * directly, with no operator in between.
+ */
+@Injectable()
+export class SseWriter {
+  private readonly services: SinkServices;
+
+  constructor(
+    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
+    metrics: SseMetrics,
+  ) {
+    this.services = { logger: new Logger(SseWriter.name), metrics };
+  }
+
+  serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
+    const raw = nodeResponseOf(response);
+    if (!ResponseSink.canServe(raw)) return;
+    // A Fastify reply is a thenable that settles when its response finishes: until hijacked, Nest's handling of
+    // the request awaits it, holding its promises and closures for as long as the stream is open.
+    response.hijack?.();
+    const sink = new ResponseSink(raw, response, maxPendingBytes, this.services);
+    if (messages instanceof NotificationStream) {
+      sink.attach(messages.serve(sink));
+    } else {
+      const subscription = messages.subscribe(sink);
+      sink.attach(() => subscription.unsubscribe());
+    }
+  }
+}
