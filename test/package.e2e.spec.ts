@@ -226,17 +226,19 @@ describe('the npm package', () => {
     const files = entries.map((entry) => entry.slice('package/'.length)).filter((file) => file && !file.endsWith('/'));
 
     const unexpected = files.filter(
-      (file) => !['package.json', 'README.md', 'LICENSE'].includes(file) && !/^dist\/sse\/.+\.(js|d\.ts)$/.test(file),
+      (file) => !['package.json', 'README.md', 'LICENSE'].includes(file) && !/^dist\/(sse|protocol)\/.+\.(js|d\.ts)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE']));
     expect(files.filter((file) => /\.spec\.|\.map$|^dist\/(demo|main)/.test(file) || file.startsWith('src/'))).toEqual([]);
 
     // Every library source is there, compiled and declared; nothing else (no stale output of a removed source).
-    const librarySources = readdirSync(join(ROOT, 'src', 'sse'), { recursive: true, encoding: 'utf8' })
-      .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
-      .map((file) => file.slice(0, -'.ts'.length));
-    const expected = librarySources.flatMap((name) => [`dist/sse/${name}.js`, `dist/sse/${name}.d.ts`]).sort();
+    const librarySources = ['sse', 'protocol'].flatMap((folder) =>
+      readdirSync(join(ROOT, 'src', folder), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
+        .map((file) => `${folder}/${file.slice(0, -'.ts'.length)}`),
+    );
+    const expected = librarySources.flatMap((name) => [`dist/${name}.js`, `dist/${name}.d.ts`]).sort();
     expect(files.filter((file) => file.startsWith('dist/')).sort()).toEqual(expected);
 
     // Every target of the exports map is in the tarball.
@@ -278,7 +280,7 @@ describe('the npm package', () => {
     expect(realpathSync(here).startsWith(appDir)).toBe(true);
     // (npm nests a dependency whose version another package holds at the top, e.g. express's cookie.)
     expect(readdirSync(here).filter((file) => file !== 'node_modules').sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
-    expect(readdirSync(join(here, 'dist'))).toEqual(['sse']);
+    expect(readdirSync(join(here, 'dist')).sort()).toEqual(['protocol', 'sse']);
     for (const dependency of ['ioredis', 'jose', 'cookie']) {
       const found = [here, appDir].some((dir) => existsSync(join(dir, 'node_modules', dependency, 'package.json')));
       expect({ dependency, found }).toEqual({ dependency, found: true });

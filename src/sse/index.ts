@@ -4,16 +4,37 @@
 export { SseModule } from './sse.module.js';
 export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
 export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
-export { SSE_OPTIONS, REDIS_BACKPLANE, READY_EVENT, CLOSE_EVENT, LOSS_EVENT } from './sse.constants.js';
-export { NotificationService, CLOSED_BY_SERVER } from './notification.service.js';
+export { SSE_OPTIONS, REDIS_BACKPLANE } from './sse.constants.js';
+export { NotificationService } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
+
+// The wire contract of the module's own events, shared with the client.
+export {
+  RESERVED_TYPE_PREFIX,
+  READY_EVENT,
+  LOSS_EVENT,
+  CLOSE_EVENT,
+  RESUME_EVENT,
+  INBOX_EVENT,
+  CLOSED_BY_SERVER,
+  COMPLETED,
+} from '../protocol/reserved-events.js';
+export type {
+  ReadyData,
+  LossReason,
+  LossData,
+  CloseData,
+  ResumeData,
+  InboxChangeKind,
+  InboxData,
+} from '../protocol/reserved-events.js';
 
 // events/: what is published, to whom, and in which order.
 export type { PublishTarget } from './events/publish-target.js';
 export type { AnyEvents, EventMap, EventType, SseEventOf } from './events/event-map.js';
 export type { SseMessage } from './events/published-event.js';
 export type { EventPosition } from './events/event-position.js';
-export { InvalidSseInputError, RESERVED_TYPE_PREFIX } from './events/sse-name.js';
+export { InvalidSseInputError } from './events/sse-name.js';
 
 // auth/: who the caller is.
 export type { Principal } from './auth/principal.js';
@@ -44,7 +65,7 @@ export { RedisConnectionLimiter } from './limits/redis-connection.limiter.js';
 
 // delivery/: ids, history and fan-out.
 export { HistoryStore } from './delivery/history.store.js';
-export type { HistoryRead, LossReason } from './delivery/history.store.js';
+export type { HistoryRead } from './delivery/history.store.js';
 export { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
 export { RedisHistoryStore } from './delivery/redis-history.store.js';
 export { Broker } from './delivery/broker.js';

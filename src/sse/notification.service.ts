@@ -9,6 +9,7 @@ import {
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
+import { CLOSED_BY_SERVER } from '../protocol/reserved-events.js';
 import { Broker } from './delivery/broker.js';
 import type { AnyEvents, EventMap, EventType } from './events/event-map.js';
 import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-limiter.js';
@@ -40,9 +41,6 @@ export interface StreamOptions {
 
 /** Open streams and connected users, across every instance and for each. */
 export type SseStats = ConnectionUsage;
-
-/** Why a stream was closed by the server, as told to its client in the close event. */
-export const CLOSED_BY_SERVER = 'closed-by-server';
 
 /**
  * Publishes events to users, topics or everyone, and gives each authenticated

@@ -1,16 +1,7 @@
+import type { LossReason } from '../../protocol/reserved-events.js';
 import type { EventPosition } from '../events/event-position.js';
 import type { PublishedEvent } from '../events/published-event.js';
 
-/** Why a resumed stream cannot be given everything it missed. */
-export type LossReason =
-  /** The id is not one this module issues. */
-  | 'malformed'
-  /** The id is newer than any event issued. */
-  | 'unknown'
-  /** The id is from before the store started (an in-memory store after a restart). */
-  | 'restarted'
-  /** Events after the id have been dropped from the history (by count or age). */
-  | 'expired';
 
 export interface HistoryRead {
   /** The events after the asked-for position, oldest first. Empty when there is a loss. */

@@ -1,5 +1,6 @@
 import { comparePositions, type EventPosition, parseEventId } from '../events/event-position.js';
-import { HistoryStore, type HistoryRead, type LossReason } from './history.store.js';
+import type { LossReason } from '../../protocol/reserved-events.js';
+import { HistoryStore, type HistoryRead } from './history.store.js';
 import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
 import { targetOfHistoryKey } from '../events/publish-target.js';
 import type { RedisBackplane, RedisScript } from '../redis/redis-backplane.js';

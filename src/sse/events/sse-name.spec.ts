@@ -4,8 +4,8 @@ import {
   assertSseName,
   InvalidSseInputError,
   type NameKind,
-  RESERVED_TYPE_PREFIX,
 } from './sse-name.js';
+import { RESERVED_TYPE_PREFIX } from '../../protocol/reserved-events.js';
 
 function refusal(run: () => void): InvalidSseInputError {
   try {

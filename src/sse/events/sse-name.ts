@@ -1,7 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-
-/** The module's own event types start with this; `publish` refuses it. */
-export const RESERVED_TYPE_PREFIX = 'sse.';
+import { RESERVED_TYPE_PREFIX } from '../../protocol/reserved-events.js';
 
 const MAX_NAME_LENGTH = 200;
 // CR and LF end an SSE line, NUL makes clients drop an id, and a comma splits `?topics=`.

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry, register as globalRegistry } from 'prom-client';
-import type { LossReason } from '../delivery/history.store.js';
+import type { LossReason } from '../../protocol/reserved-events.js';
 import {
   type PublishKind,
   type RejectionReason,

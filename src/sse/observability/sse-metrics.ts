@@ -1,4 +1,4 @@
-import type { LossReason } from '../delivery/history.store.js';
+import type { LossReason } from '../../protocol/reserved-events.js';
 
 /**
  * Where the module registers its metrics: a prom-client `Registry`, declared by its shape so that

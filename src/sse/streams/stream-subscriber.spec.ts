@@ -5,7 +5,7 @@ import type { EventPosition } from '../events/event-position.js';
 import type { Principal } from '../auth/principal.js';
 import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
 import type { PublishTarget } from '../events/publish-target.js';
-import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../sse.constants.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../../protocol/reserved-events.js';
 import { FULL_SCOPE, type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
 
 const SETTINGS: SubscriberSettings = { retryMs: 3000, heartbeatMs: 15_000, maxHeldEvents: 10 };

@@ -1,10 +1,10 @@
 import type { MessageEvent } from '@nestjs/common';
 import { comparePositions, type EventPosition, formatEventId } from '../events/event-position.js';
-import type { LossReason } from '../delivery/history.store.js';
+import type { LossReason } from '../../protocol/reserved-events.js';
 import type { Principal } from '../auth/principal.js';
 import type { PublishedEvent } from '../events/published-event.js';
 import { BROADCAST_HISTORY_KEY, topicHistoryKey, userHistoryKey } from '../events/publish-target.js';
-import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../sse.constants.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../../protocol/reserved-events.js';
 import { withWire } from '../http/sse-wire.js';
 
 // A comment: proxies see traffic, clients see no event and keep their last event id.
