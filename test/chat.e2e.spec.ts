@@ -216,6 +216,7 @@ describe(`chat over POST streams (${adapter})`, () => {
       ['an empty message', { message: '' }],
       ['a message that is not a string', { message: 42 }],
       ['an unknown property', { message: 'hi', extra: true }],
+      ['a body nested 1,300 levels deep', { message: 'hi', extra: JSON.parse(`${'['.repeat(1300)}${']'.repeat(1300)}`) }],
     ])('answers 400 to %s, with no stream', async (_what, body) => {
       const stream = track(await ChatStream.ask(server, await signToken(user('bad-request')), body));
       await stream.finished();

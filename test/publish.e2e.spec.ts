@@ -33,6 +33,13 @@ async function postRaw(server: DemoServer, body: string): Promise<{ status: numb
   return { status: res.status, type: res.headers.get('content-type') ?? '', json };
 }
 
+/** Arrays nested `depth` levels deep around a string. */
+function nested(depth: number): unknown {
+  let value: unknown = 'leaf';
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
 function messageText(body: ErrorBody): string {
   return Array.isArray(body.message) ? body.message.join('; ') : body.message;
 }
@@ -147,6 +154,11 @@ describe('publishing', () => {
       ['the reserved type sse.close', JSON.stringify({ ...valid, type: 'sse.close' }), /reserved/],
       ['a reserved type sse.anything', JSON.stringify({ ...valid, type: 'sse.anything' }), /reserved/],
       ['bad JSON', '{"userId": "someone", "type": ', /./],
+      // class-transformer's recursive copy of such a body once overflowed the stack: a 500.
+      ['data nested 1,300 levels deep', JSON.stringify({ ...valid, data: nested(1300) }), /nested deeper than 64 levels/],
+      ['data nested 64 levels deep (the body 65)', JSON.stringify({ ...valid, data: nested(64) }), /nested deeper than 64 levels/],
+      // Express parses it as an own key, which the schema refuses; Fastify's parser refuses the body itself.
+      ['a __proto__ key', '{"__proto__":{"admin":true},"userId":"someone","type":"news"}', /__proto__|not valid JSON/],
     ];
 
     it.each(cases)('%s', async (_, body, message) => {
@@ -163,6 +175,15 @@ describe('publishing', () => {
       await sleep(300);
       expect(watcher.events.map((e) => e.type)).toEqual(['sse.ready']);
     });
+  });
+
+  it('accepts data nested 63 levels deep (the body 64, the limit) and delivers it intact', async () => {
+    const watcher = await open(server, 'deep-user');
+    const data = nested(63);
+    const id = await server.publishId({ userId: 'deep-user', type: 'news', data });
+    const [event] = await watcher.waitForType('news');
+    expect(event.id).toBe(id);
+    expect(JSON.parse(event.data)).toEqual(data);
   });
 
   describe('body size', () => {

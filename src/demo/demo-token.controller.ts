@@ -3,8 +3,9 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { HttpAdapterHost } from '@nestjs/core';
 import { serialize } from 'cookie';
 import { SignJWT } from 'jose';
-import { IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { z } from 'zod';
 import { DEMO_CONFIG } from './demo.constants.js';
+import { ZodBodyPipe } from './zod-body.pipe.js';
 import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
 
 const TOKEN_TTL_SECONDS = 3600;
@@ -12,17 +13,15 @@ const TOKEN_TTL_SECONDS = 3600;
 // For a native EventSource, which cannot send headers: HttpOnly, and same-site requests only.
 const COOKIE_OPTIONS = { httpOnly: true, sameSite: 'strict', path: '/' } as const;
 
-export class DemoTokenRequestDto {
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(64)
-  @Matches(/^[\w.@-]+$/, { message: 'userId may hold letters, digits and . _ @ - only' })
-  userId!: string;
-
-  @IsOptional()
-  @IsBoolean()
-  admin?: boolean;
-}
+/** Body of `POST /demo/token`. */
+const demoTokenRequestSchema = z.strictObject({
+  userId: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\w.@-]+$/, { message: 'userId may hold letters, digits and . _ @ - only' }),
+  admin: z.boolean().optional(),
+});
 
 /**
  * Signs a short-lived token for any user name, so that the demo page can sign
@@ -39,7 +38,7 @@ export class DemoTokenController {
   @Post('token')
   @HttpCode(HttpStatus.OK)
   async issue(
-    @Body() body: DemoTokenRequestDto,
+    @Body(new ZodBodyPipe(demoTokenRequestSchema)) body: z.output<typeof demoTokenRequestSchema>,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<{ token: string; expiresAt: number }> {
     const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_TTL_SECONDS;

@@ -1,14 +1,17 @@
-import { type INestApplication, type LoggerService, ValidationPipe } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { sseCorsOptions } from '../sse/index.js';
+import { JsonDepthPipe, sseCorsOptions } from '../sse/index.js';
 import { AppModule } from './app.module.js';
 import type { DemoConfig } from './demo.config.js';
 
 /** Largest request body the demo accepts, in bytes; a larger one is answered with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Deepest nesting of objects and arrays in a request body the demo accepts; deeper is answered with 400. */
+export const MAX_BODY_DEPTH = 64;
 
 /** Builds the demo app on Express or Fastify, ready to `listen()`. */
 export async function createDemoApp(config: DemoConfig, logger?: LoggerService | false): Promise<INestApplication> {
@@ -33,7 +36,8 @@ export async function createDemoApp(config: DemoConfig, logger?: LoggerService |
     app = express;
   }
   if (config.corsOrigins.length > 0) app.enableCors(sseCorsOptions(config.corsOrigins));
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
+  // Before any route's own validation walks a body: a deep one is refused with 400, not a stack overflow.
+  app.useGlobalPipes(new JsonDepthPipe(MAX_BODY_DEPTH));
   // The REST contract, at /docs (and as JSON at /docs/openapi.json).
   const document = SwaggerModule.createDocument(
     app,

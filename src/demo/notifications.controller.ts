@@ -1,7 +1,8 @@
 import { BadRequestException, Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated, NotificationService, type PublishTarget } from '../sse/index.js';
-import { PublishNotificationDto } from './publish-notification.dto.js';
+import { type PublishNotification, publishNotificationSchema } from './publish-notification.schema.js';
+import { openApiSchemaOf, ZodBodyPipe } from './zod-body.pipe.js';
 
 @ApiTags('notifications')
 @ApiBearerAuth()
@@ -13,19 +14,20 @@ export class NotificationsController {
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Publish an event to a user, several users, a topic or everyone (admins only)' })
+  @ApiBody({ schema: openApiSchemaOf(publishNotificationSchema) })
   @ApiResponse({ status: 202, description: 'Published; its id', schema: { example: { id: '1795232652697-0' } } })
   @ApiResponse({ status: 400, description: 'Malformed body, or a type, topic or user id with control characters' })
   @ApiResponse({ status: 401, description: 'No valid bearer token' })
   @ApiResponse({ status: 403, description: 'Not an admin' })
   @ApiResponse({ status: 413, description: 'Body or event data too large' })
   @Authenticated('admin')
-  async publish(@Body() body: PublishNotificationDto): Promise<{ id: string }> {
+  async publish(@Body(new ZodBodyPipe(publishNotificationSchema)) body: PublishNotification): Promise<{ id: string }> {
     const id = await this.notifications.publish(targetOf(body), body.type, body.data ?? null);
     return { id };
   }
 }
 
-function targetOf(body: PublishNotificationDto): PublishTarget {
+function targetOf(body: PublishNotification): PublishTarget {
   const targets: PublishTarget[] = [];
   if (body.userId !== undefined) targets.push({ userIds: [body.userId] });
   if (body.userIds !== undefined) targets.push({ userIds: body.userIds });

@@ -52,6 +52,7 @@ export { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 export { SseWriter } from './http/sse-writer.js';
 export { formatMessage } from './http/sse-wire.js';
 export { sseCorsOptions } from './http/sse-cors.js';
+export { JsonDepthPipe } from './http/json-depth.pipe.js';
 
 // streams/: one principal's stream.
 export { NotificationStream } from './streams/notification-stream.js';

@@ -167,6 +167,25 @@ describe('NotificationService', () => {
       expect(alice.events()).toHaveLength(1);
     });
 
+    it('refuses data nested past maxEventDataDepth with 400 (not a RangeError), and accepts it at the limit', async () => {
+      const { service } = await createService({ maxEventDataDepth: 3 });
+      const alice = watch(service.stream(principal('alice')));
+      await expect(service.publishToUser('alice', 'x', { a: [{ b: 1 }] })).resolves.toMatch(/^\d+-\d+$/);
+      const err = await service.publishToUser('alice', 'x', { a: [{ b: [] }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidSseInputError);
+      expect((err as InvalidSseInputError).message).toBe('The event data is nested deeper than 3 levels');
+      expect(alice.events()).toHaveLength(1);
+    });
+
+    it('refuses, by default, data nested 10,000 levels deep (where JSON.stringify overflows the stack) with 400', async () => {
+      const { service } = await createService();
+      let data: unknown = 'leaf';
+      for (let i = 0; i < 10_000; i++) data = [data];
+      const err = await service.broadcast('x', data).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidSseInputError);
+      expect((err as InvalidSseInputError).message).toBe('The event data is nested deeper than 64 levels');
+    });
+
     it('refuses a reserved or malformed type, a bad target and unserializable data with 400, publishing nothing', async () => {
       const { service } = await createService();
       const alice = watch(service.stream(principal('alice')));

@@ -14,6 +14,7 @@ import { Broker } from './delivery/broker.js';
 import type { AnyEvents, EventMap, EventType } from './events/event-map.js';
 import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-limiter.js';
 import { comparePositions, type EventPosition, parseEventId } from './events/event-position.js';
+import { nestsDeeperThan } from './events/json-depth.js';
 import { HistoryStore } from './delivery/history.store.js';
 import type { Principal } from './auth/principal.js';
 import { serializePayload } from './events/published-event.js';
@@ -101,6 +102,9 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
     const recipients = normalizeTarget(target);
     assertPublishableType(type);
+    if (nestsDeeperThan(data, this.options.maxEventDataDepth)) {
+      throw new InvalidSseInputError(`The event data is nested deeper than ${this.options.maxEventDataDepth} levels`);
+    }
     const serialized = serializePayload(data);
     if (serialized.length > this.options.maxEventDataLength) {
       throw new PayloadTooLargeException(

@@ -56,6 +56,8 @@ export interface SseModuleOptions {
   maxPendingBytes?: number;
   /** Largest `data:` of one event, in characters of JSON (default 64 KiB). */
   maxEventDataLength?: number;
+  /** Deepest nesting of objects and arrays in one event's data (default 64); deeper is refused with 400. */
+  maxEventDataDepth?: number;
   /** Whether a principal may read a topic (default: every authenticated principal may). */
   canReadTopic?: (principal: Principal, topic: string) => boolean;
   /** Run over Redis (fan-out, history, cluster-wide limits); in memory without it. */
@@ -77,6 +79,7 @@ export interface ResolvedSseOptions {
   readonly history: Required<SseHistoryOptions>;
   readonly maxTopicsPerStream: number;
   readonly maxEventDataLength: number;
+  readonly maxEventDataDepth: number;
   readonly maxPendingBytes: number;
   readonly canReadTopic: (principal: Principal, topic: string) => boolean;
   readonly redis?: SseRedisOptions;
@@ -98,6 +101,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     },
     maxTopicsPerStream: options.maxTopicsPerStream ?? 20,
     maxEventDataLength: options.maxEventDataLength ?? 64 * 1024,
+    maxEventDataDepth: options.maxEventDataDepth ?? 64,
     maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
     canReadTopic: options.canReadTopic ?? (() => true),
     redis: options.redis,
@@ -112,6 +116,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     'heartbeatMs',
     'maxTopicsPerStream',
     'maxEventDataLength',
+    'maxEventDataDepth',
     'maxPendingBytes',
   ] as const) {
     assertPositiveInteger(name, resolved[name]);

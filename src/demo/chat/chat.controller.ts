@@ -1,7 +1,9 @@
 import { Body, Controller, Delete, HttpCode, HttpStatus, type MessageEvent, Param, RequestMethod } from '@nestjs/common';
+import { ApiBody } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { Authenticated, CurrentPrincipal, LastEventId, type Principal, SseRoute } from '../../sse/index.js';
-import { ChatRequestDto } from './chat-request.dto.js';
+import { openApiSchemaOf, ZodBodyPipe } from '../zod-body.pipe.js';
+import { type ChatRequest, chatRequestSchema } from './chat-request.schema.js';
 import { ChatService } from './chat.service.js';
 
 @Controller('chat')
@@ -10,7 +12,8 @@ export class ChatController {
 
   /** Asks the model; the answer streams back: `chat` (its id), `token`s, then `done`, `error` or `cancelled`. */
   @SseRoute('', { method: RequestMethod.POST })
-  ask(@CurrentPrincipal() principal: Principal, @Body() body: ChatRequestDto): Observable<MessageEvent> {
+  @ApiBody({ schema: openApiSchemaOf(chatRequestSchema) })
+  ask(@CurrentPrincipal() principal: Principal, @Body(new ZodBodyPipe(chatRequestSchema)) body: ChatRequest): Observable<MessageEvent> {
     return this.chat.ask(principal, body.message);
   }
 
