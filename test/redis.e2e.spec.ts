@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
+import { Broker, SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { rawConnect, type RawConnect } from './harness/raw-stream.js';
 import { deleteKeys, keysUnder } from './harness/redis.js';
@@ -337,6 +337,44 @@ describe('Redis backplane: a cluster of three instances', () => {
         headers: { Authorization: `Bearer ${b.adminToken}` },
       });
       expect(await none.json()).toEqual({ closed: 0 });
+    });
+  });
+
+  describe("unrecorded events and signals (the broker as the library's services use it)", () => {
+    it('an unrecorded event reaches streams on every instance in order, and is not replayed on resume', async () => {
+      const onB = await open(b, 'una', { types: [TYPE, 'live-only'] });
+      const broker = a.app.get(Broker);
+      const kept = await publish(a, { userId: 'una' }, 1);
+      const unrecorded = await broker.publish({ userIds: ['una'] }, 'live-only', '{"n":2}', { record: false });
+      const last = await publish(a, { userId: 'una' }, 3);
+      await onB.until(() => notes(onB).length === 2);
+      expect(onB.events.filter((e) => e.type !== 'sse.ready').map((e) => e.id)).toEqual([kept, unrecorded.message.id, last]);
+      // A resume from before all three, on C, replays the recorded two only.
+      const ready = onB.ofType('sse.ready')[0].id;
+      const resumed = await open(c, 'una', { types: [TYPE, 'live-only'], headers: { 'Last-Event-ID': ready } });
+      await resumed.until(() => notes(resumed).length === 2);
+      await sleep(SETTLE_MS);
+      expect(resumed.events.filter((e) => e.type !== 'sse.ready').map((e) => e.id)).toEqual([kept, last]);
+    });
+
+    it('a signal sent on one instance reaches the handlers of its channel on every instance, once each', async () => {
+      const heard: string[] = [];
+      const stops = [a, b, c].map((server, i) =>
+        server.app.get(Broker).onSignal('test-channel', (data) => heard.push(`${'abc'[i]}:${data}`)),
+      );
+      try {
+        await b.app.get(Broker).signal('test-channel', 'first');
+        await c.app.get(Broker).signal('test-channel', 'second');
+        await eventually(() => heard.length === 6, 5000, 'both signals on the three instances');
+        await sleep(SETTLE_MS);
+        expect([...heard].sort()).toEqual(['a:first', 'a:second', 'b:first', 'b:second', 'c:first', 'c:second']);
+        // In the broker's one order: every instance hears the first before the second.
+        for (const name of 'abc') {
+          expect(heard.filter((entry) => entry.startsWith(name))).toEqual([`${name}:first`, `${name}:second`]);
+        }
+      } finally {
+        stops.forEach((stop) => stop());
+      }
     });
   });
 

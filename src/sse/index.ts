@@ -70,7 +70,7 @@ export type { HistoryRead } from './delivery/history.store.js';
 export { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
 export { RedisHistoryStore } from './delivery/redis-history.store.js';
 export { Broker } from './delivery/broker.js';
-export type { BrokerListener } from './delivery/broker.js';
+export type { BrokerListener, PublishOptions, SignalHandler } from './delivery/broker.js';
 export { LocalBroker } from './delivery/local.broker.js';
 export { RedisBroker } from './delivery/redis.broker.js';
 

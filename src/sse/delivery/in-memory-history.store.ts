@@ -37,12 +37,12 @@ export class InMemoryHistoryStore extends HistoryStore {
     this.nextSweepAt = this.origin.ms + limits.ttlMs;
   }
 
-  /** Gives the event the next position and keeps it under every key of its target. */
-  append(target: PublishTarget, type: string, data: string): PublishedEvent {
+  /** Gives the event the next position and, when `record`, keeps it under every key of its target. */
+  append(target: PublishTarget, type: string, data: string, record = true): PublishedEvent {
     const now = this.now();
     const event = createPublishedEvent(nextPosition(this.last, now), target, type, data);
     this.last = event.position;
-    for (const key of historyKeysOf(target)) {
+    for (const key of record ? historyKeysOf(target) : []) {
       let log = this.logs.get(key);
       // A key whose log was swept away still owes a loss report for what went with it.
       if (!log) this.logs.set(key, (log = { events: [], evictedUpTo: this.forgottenUpTo }));

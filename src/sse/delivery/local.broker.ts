@@ -1,4 +1,4 @@
-import { Broker, type BrokerListener } from './broker.js';
+import { Broker, type BrokerListener, type PublishOptions } from './broker.js';
 import type { InMemoryHistoryStore } from './in-memory-history.store.js';
 import type { PublishedEvent } from '../events/published-event.js';
 import type { PublishTarget } from '../events/publish-target.js';
@@ -18,13 +18,17 @@ export class LocalBroker extends Broker {
     this.listener = listener;
   }
 
-  async publish(target: PublishTarget, type: string, data: string): Promise<PublishedEvent> {
-    const event = this.history.append(target, type, data);
+  async publish(target: PublishTarget, type: string, data: string, options: PublishOptions = {}): Promise<PublishedEvent> {
+    const event = this.history.append(target, type, data, options.record ?? true);
     this.listener?.onEvent(event);
     return event;
   }
 
   async disconnect(userId: string): Promise<void> {
     this.listener?.onDisconnect(userId);
+  }
+
+  async signal(channel: string, data: string): Promise<void> {
+    this.deliverSignal(channel, data);
   }
 }

@@ -1,6 +1,6 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { Broker, type BrokerListener } from './broker.js';
+import { Broker, type BrokerListener, type PublishOptions } from './broker.js';
 import { comparePositions, parseEventId } from '../events/event-position.js';
 import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
 import { historyKeysOf, type PublishTarget } from '../events/publish-target.js';
@@ -9,8 +9,9 @@ import { LUA_EVENT_IDS, LUA_NOW } from '../redis/redis-lua.js';
 import type { SseMetrics } from '../observability/sse-metrics.js';
 
 // Gives the entry the next id (Redis's clock, never going back), records an event
-// in the history streams of its recipients, and appends it to the log that every
-// instance tails: one atomic step, so the log's order is the ids' order.
+// in the history streams of its recipients (none for a disconnect, a signal or an
+// event not recorded), and appends it to the log that every instance tails: one
+// atomic step, so the log's order is the ids' order.
 // KEYS: last-id, origin, log, history streams...   ARGV: kind, type, data, target, maxEvents, ttlMs, logMaxLength
 const APPEND = `${LUA_NOW}${LUA_EVENT_IDS}
 local ms, seq = now, 0
@@ -51,6 +52,8 @@ const EVENT = 'e';
 const BATCH = 1000;
 const ZERO = { ms: 0, seq: 0 };
 const DISCONNECT = 'x';
+const SIGNAL = 's';
+const EVERY_INSTANCE: PublishTarget = { broadcast: true };
 
 /**
  * The broker over Redis: publishing is one Lua script (id, history, log), and
@@ -105,13 +108,18 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     await this.tailing;
   }
 
-  async publish(target: PublishTarget, type: string, data: string): Promise<PublishedEvent> {
-    const id = await this.run(EVENT, target, type, data, historyKeysOf(target).map((key) => this.backplane.keys.history(key)));
+  async publish(target: PublishTarget, type: string, data: string, options: PublishOptions = {}): Promise<PublishedEvent> {
+    const streams = options.record === false ? [] : historyKeysOf(target).map((key) => this.backplane.keys.history(key));
+    const id = await this.run(EVENT, target, type, data, streams);
     return createPublishedEvent(parseEventId(id)!, target, type, data);
   }
 
   async disconnect(userId: string): Promise<void> {
     await this.run(DISCONNECT, { userIds: [userId] }, '', '', []);
+  }
+
+  async signal(channel: string, data: string): Promise<void> {
+    await this.run(SIGNAL, EVERY_INSTANCE, channel, data, []);
   }
 
   private async run(kind: string, target: PublishTarget, type: string, data: string, streams: string[]): Promise<string> {
@@ -173,6 +181,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   private handle(id: string, fields: string[]): void {
     const entry: Record<string, string> = {};
     for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
+    if (entry.k === SIGNAL) return this.deliverSignal(entry.t, entry.d);
     const target = JSON.parse(entry.g) as PublishTarget;
     if (entry.k === DISCONNECT) {
       if ('userIds' in target) target.userIds.forEach((userId) => this.listener?.onDisconnect(userId));
