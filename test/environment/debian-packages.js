@@ -41,7 +41,7 @@ async function missingNeeds() {
 }
 
 function mayInstall() {
-  return process.getuid?.() === 0 && onPath('apt-get') !== undefined && existsSync('/etc/debian_version');
+  return process.getuid() === 0 && onPath('apt-get') !== undefined && existsSync('/etc/debian_version');
 }
 
 /** apt-get, quiet: its output is kept, and only the last line of its complaint is shown if it fails. */
