@@ -2,7 +2,9 @@
  * Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). The
  * end-to-end suites run once over Express and once over Fastify (child
  * processes of the demo and the browser's included), except the bench's and
- * the package's, which pick their servers themselves.
+ * the package's, which pick their servers themselves, and the check of the
+ * shared services, which has no server. Before any suite, globalSetup finds
+ * or starts the Redis and PostgreSQL they share (test/environment/).
  */
 const base = {
   testEnvironment: 'node',
@@ -23,6 +25,8 @@ const e2e = ['<rootDir>/test/**/*.e2e.spec.ts'];
 export default {
   maxWorkers: 2,
   testTimeout: 30000,
+  globalSetup: '<rootDir>/test/environment/global-setup.js',
+  globalTeardown: '<rootDir>/test/environment/global-teardown.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...base, displayName: 'e2e · express', testMatch: e2e },
@@ -30,7 +34,7 @@ export default {
       ...base,
       displayName: 'e2e · fastify',
       testMatch: e2e,
-      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.'],
+      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.', '/services\\.'],
       setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
     },
   ],

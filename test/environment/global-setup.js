@@ -1,0 +1,2 @@
+// Jest's globalSetup (jest.config.js): see services.js.
+export { startServices as default } from './services.js';
