@@ -75,7 +75,7 @@ async function openPage(context?: BrowserContext): Promise<Page> {
 async function signIn(
   page: Page,
   userId: string,
-  { admin = false, transport = 'header' }: { admin?: boolean; transport?: 'header' | 'cookie' } = {},
+  { admin = false, transport = 'client' }: { admin?: boolean; transport?: 'client' | 'cookie' } = {},
 ): Promise<void> {
   await page.fill('#user', userId);
   await page.setChecked('#admin', admin);
