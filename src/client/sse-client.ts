@@ -251,6 +251,8 @@ export class SseClient<Events extends EventMap = AnyEvents> {
   }
 
   private setState(state: ClientState): void {
+    // The same news twice (the holder's, and this tab's own) is told once.
+    if (JSON.stringify(state) === JSON.stringify(this.current)) return;
     this.current = state;
     this.emit(STATE, state);
   }
