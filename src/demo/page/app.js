@@ -33,7 +33,7 @@ function describe(state, holder) {
       return {
         kind: 'refused',
         label: 'too many connections',
-        detail: `This user holds every stream allowed (elsewhere: another browser or device). ${state.message ?? ''} This tab tries again at ${clock(state.retryAt)}, not sooner.`,
+        detail: `Every stream this user may hold is open elsewhere (${state.message}). This tab tries again at ${clock(state.retryAt)}, not sooner.`,
       };
     case 'unauthorized':
       return { kind: 'refused', label: 'signed out (token refused)', detail: state.message ?? '' };
