@@ -151,7 +151,11 @@ export class SseClient<Events extends EventMap = AnyEvents> {
       this.topics,
       {
         lead: () => this.lead(),
-        follow: () => this.letGo(),
+        follow: () => {
+          this.letGo();
+          this.joinedAfter = this.lastId;
+          this.setState({ status: 'connecting' });
+        },
         message: (message) => this.fromTab(message),
         peersChanged: () => {
           if (this.connection && this.wantedTopics().join() !== this.streamTopics) this.connection.reconnectNow();

@@ -24,11 +24,11 @@ export interface TabGroupHooks {
 }
 
 // A follower that has heard nothing from the holder for this long asks it whether it is there…
-const SILENCE_MS = 2000;
+const SILENCE_MS = 1500;
 // …and takes the lock from it after this long (and up to twice it, so that followers do not all take it at once).
 const PATIENCE_MS = 1500;
 // Followers' timers may be throttled in background tabs: these only bound how soon a check runs, never what it decides.
-const CHECK_MS = 1000;
+const CHECK_MS = 500;
 
 /**
  * The tabs of one origin that stream for the same user: the one holding a Web
@@ -106,6 +106,8 @@ export class TabGroup {
         this.leading = false;
         this.release = undefined;
         this.hooks.follow();
+        // As a tab that joins: the holder says where its stream is (and this one learns what it slept through).
+        this.post({ kind: 'hello', topics: this.topics });
         this.queue(false);
       });
   }
@@ -128,7 +130,9 @@ export class TabGroup {
   private receive(message: TabMessage): void {
     switch (message.kind) {
       case 'ping':
-        if (this.leading) this.post({ kind: 'pong' });
+        // From a timer: a frozen tab may still run message tasks, but never timers. A throttled one runs them late,
+        // yet within a second or so (a timer set from an event is not a chained one).
+        if (this.leading) setTimeout(() => this.leading && this.post({ kind: 'pong' }));
         return;
       case 'pong':
       case 'frame':
