@@ -47,6 +47,10 @@ export type ClientState =
 
 export type ClosedState = Extract<ClientState, { readonly status: 'closed' }>;
 
+export const CONNECTING: ClientState = Object.freeze({ status: 'connecting' });
+/** Closed by this side (`close()`, an abort), or not started yet. */
+export const STOPPED: ClientState = Object.freeze({ status: 'closed', reason: 'stopped' });
+
 /** Whether a state ends the client for good. */
 export function isFinal(state: ClientState): boolean {
   return state.status === 'closed' && state.retryAt === undefined;

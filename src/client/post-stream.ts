@@ -1,7 +1,7 @@
 import { LOSS_EVENT, RESERVED_TYPE_PREFIX, RESUME_EVENT, type ResumeData } from '../protocol/reserved-events.js';
 import { absoluteUrl, type SseRequest, sendRequest } from './authorized-request.js';
 import type { AnyEvents, EventMap, LossListener, SseEventOf } from './client-events.js';
-import { type ClientState, type ClosedState, isFinal } from './client-state.js';
+import { type ClientState, type ClosedState, isFinal, STOPPED } from './client-state.js';
 import { isAfter } from './event-id.js';
 import { refusalOf, SseRequestError } from './refusal.js';
 import type { Frame } from './sse-frames.js';
@@ -54,12 +54,12 @@ export class PostStream<Events extends EventMap = AnyEvents> implements AsyncIte
         if (isFinal(state)) this.end(state);
       },
     });
-    options.signal?.addEventListener('abort', () => this.end({ status: 'closed', reason: 'stopped' }));
+    options.signal?.addEventListener('abort', () => this.end(STOPPED));
   }
 
   /** Stops the answer on the server (DELETE at its location); the stream then ends as the app ends a cancelled one. */
   async cancel(): Promise<void> {
-    if (!this.resumeUrl) return this.end({ status: 'closed', reason: 'stopped' });
+    if (!this.resumeUrl) return this.end(STOPPED);
     const remove = (refresh?: boolean) => sendRequest(this.options, { url: this.resumeUrl!, method: 'DELETE' }, refresh);
     let response = await remove();
     if (response.status === 401) response = await remove(true);
@@ -88,7 +88,7 @@ export class PostStream<Events extends EventMap = AnyEvents> implements AsyncIte
         }
       }
     } finally {
-      this.end({ status: 'closed', reason: 'stopped' });
+      this.end(STOPPED);
     }
   }
 

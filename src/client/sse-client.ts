@@ -7,7 +7,7 @@ import {
   RESUME_EVENT,
 } from '../protocol/reserved-events.js';
 import type { AnyEvents, ClientEvent, ClientEventMap, EventHandler, EventMap, EventType, LossListener } from './client-events.js';
-import { type ClientState, isFinal } from './client-state.js';
+import { type ClientState, CONNECTING, isFinal, STOPPED } from './client-state.js';
 import { isAfter } from './event-id.js';
 import { type IdStorage, LastEventIdStore } from './last-event-id.js';
 import type { Frame } from './sse-frames.js';
@@ -34,7 +34,6 @@ export interface SseClientOptions extends ConnectionOptions {
   signal?: AbortSignal;
 }
 
-const NOT_STARTED: ClientState = Object.freeze({ status: 'closed', reason: 'stopped' });
 // Listener keys of the client's own callbacks: `sse.` names, which no app event can have.
 const ANY = 'sse.*';
 const STATE = 'sse.*state';
@@ -51,7 +50,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
   private readonly listeners = new Map<string, Set<(...args: never[]) => void>>();
   private readonly topics: readonly string[];
   private readonly ids: LastEventIdStore;
-  private current = NOT_STARTED;
+  private current = STOPPED;
   private lastId?: string;
   private running = false;
   /** The stream, while this tab holds it. */
@@ -87,7 +86,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
     if (this.running || this.options.signal?.aborted) return this;
     this.running = true;
     this.lastId = this.ids.get();
-    this.setState({ status: 'connecting' });
+    this.setState(CONNECTING);
     this.pageEvents.forEach(([name, listener]) => globalThis.addEventListener?.(name, listener));
     this.join();
     return this;
@@ -95,7 +94,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
 
   /** Stops this client (state `closed`, reason `stopped`); other tabs go on, one of them taking the stream over. */
   close(): void {
-    this.stop({ status: 'closed', reason: 'stopped' });
+    this.stop(STOPPED);
   }
 
   /** Stops this client and every other of the same user in this origin's tabs (reason `signed-out`), and forgets the last id. */
@@ -154,7 +153,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
         follow: () => {
           this.letGo();
           this.joinedAfter = this.lastId;
-          this.setState({ status: 'connecting' });
+          this.setState(CONNECTING);
         },
         message: (message) => this.fromTab(message),
         peersChanged: () => {
@@ -314,7 +313,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
       'pageshow',
       (event) => {
         if (!(event as PageTransitionEvent).persisted || !this.running) return;
-        this.setState({ status: 'connecting' });
+        this.setState(CONNECTING);
         this.join();
       },
     ],

@@ -1,7 +1,7 @@
 import { CLOSE_EVENT, type CloseData, READY_EVENT, type ReadyData } from '../protocol/reserved-events.js';
 import { type RequestOptions, type SseRequest, sendRequest } from './authorized-request.js';
 import { Backoff, type RetryOptions } from './backoff.js';
-import type { ClientState, ReconnectCause } from './client-state.js';
+import { type ClientState, CONNECTING, type ReconnectCause } from './client-state.js';
 import { isTransient, refusalOf } from './refusal.js';
 import { type Frame, framesOf } from './sse-frames.js';
 import { Watchdog } from './watchdog.js';
@@ -75,7 +75,7 @@ export class StreamConnection {
   }
 
   private async run(): Promise<void> {
-    let state: ClientState = { status: 'connecting' };
+    let state = CONNECTING;
     let refresh = false;
     while (!this.stopped) {
       this.hooks.state(state);
