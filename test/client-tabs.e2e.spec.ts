@@ -87,6 +87,17 @@ function publishEvery(userId: string, everyMs: number): { stop(): Promise<string
   };
 }
 
+/** `count` tabs of a new user: the one that holds the stream, the others, and events published every 200 ms from now on. */
+async function tabsWhilePublishing(name: string, count: number) {
+  const userId = user(name);
+  const context = await browser.newContext();
+  const tabs = await openTabs(context, userId, count);
+  const [holder] = await holders(tabs);
+  const publishing = publishEvery(userId, 200);
+  await sleep(600);
+  return { context, tabs, holder, others: tabs.filter((tab) => tab !== holder), publishing };
+}
+
 describe(`one stream for all of a user's tabs (${TEST_ADAPTER})`, () => {
   it(`8 tabs of a user allowed ${MAX_CONNECTIONS} streams: the server holds 1, and every tab shows every event once`, async () => {
     const userId = user('eight');
@@ -110,14 +121,7 @@ describe(`one stream for all of a user's tabs (${TEST_ADAPTER})`, () => {
   });
 
   it('when the holding tab closes while events are published every 200 ms, another takes over: none lost, none twice', async () => {
-    const userId = user('handover');
-    const context = await browser.newContext();
-    const tabs = await openTabs(context, userId, 4);
-    const publishing = publishEvery(userId, 200);
-    await sleep(1000);
-
-    const [holder] = await holders(tabs);
-    const staying = tabs.filter((tab) => tab !== holder);
+    const { holder, others: staying, publishing } = await tabsWhilePublishing('handover', 4);
     await holder.close();
     await eventually(async () => (await holders(staying)).length === 1, WAIT_MS, 'a new holder');
     await sleep(1500);
@@ -129,13 +133,7 @@ describe(`one stream for all of a user's tabs (${TEST_ADAPTER})`, () => {
   });
 
   it('when the holder freezes, a follower takes the stream over; woken, the frozen tab lets its stream go', async () => {
-    const userId = user('frozen');
-    const context = await browser.newContext();
-    const tabs = await openTabs(context, userId, 3);
-    const [holder] = await holders(tabs);
-    const others = tabs.filter((tab) => tab !== holder);
-    const publishing = publishEvery(userId, 200);
-    await sleep(600);
+    const { tabs, holder, others, publishing } = await tabsWhilePublishing('frozen', 3);
 
     // Frozen: its main thread runs nothing (no timer, no message, no byte of its stream) for 10 s, while it keeps
     // its lock and its connection. (Each tab has a renderer process of its own: the others run on.)
@@ -165,13 +163,7 @@ describe(`one stream for all of a user's tabs (${TEST_ADAPTER})`, () => {
   });
 
   it('when the holding tab crashes (no pagehide), another takes over and resumes', async () => {
-    const userId = user('crash');
-    const context = await browser.newContext();
-    const tabs = await openTabs(context, userId, 3);
-    const [holder] = await holders(tabs);
-    const others = tabs.filter((tab) => tab !== holder);
-    const publishing = publishEvery(userId, 200);
-    await sleep(600);
+    const { context, holder, others, publishing } = await tabsWhilePublishing('crash', 3);
     const crashed = new Promise((resolve) => holder.once('crash', resolve));
     const cdp = await context.newCDPSession(holder);
     // It never answers: the page is gone.
