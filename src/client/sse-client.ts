@@ -46,7 +46,7 @@ const LOSS = 'sse.*loss';
  * given to `NotificationService<Events>`.
  */
 export class SseClient<Events extends EventMap = AnyEvents> {
-  /** Listeners by event type, and by the keys below (reserved names, which no app event can have). */
+  /** Listeners by event type, and by the keys above (reserved names, which no app event can have). */
   private readonly listeners = new Map<string, Set<(...args: never[]) => void>>();
   private readonly topics: readonly string[];
   private readonly ids: LastEventIdStore;
