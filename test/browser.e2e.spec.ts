@@ -1,8 +1,20 @@
 import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { startDemoServer, type DemoServer, TEST_ADAPTER } from './harness/demo-server.js';
+import {
+  connect as connectTab,
+  DemoBrowser,
+  listedNotifications,
+  recordRequests,
+  signIn as signInTab,
+  WAIT_MS,
+  waitForBadge,
+  waitForCount,
+} from './harness/demo-page.js';
+import { rawConnect, type RawConnect } from './harness/raw-stream.js';
+import { signToken } from './harness/tokens.js';
 import { sleep } from './harness/waiting.js';
 
 /**
@@ -14,15 +26,12 @@ import { sleep } from './harness/waiting.js';
 jest.setTimeout(45_000);
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
-/** Every wait is bounded; generous, as other suites share the machine. */
-const WAIT_MS = 15_000;
 const TOKEN_DELAY_MS = 60;
 const MAX_CONNECTIONS = 3;
+const RETRY_AFTER_SECONDS = 4;
 
 let server: DemoServer;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+let browser: DemoBrowser;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -30,110 +39,42 @@ beforeAll(async () => {
     startDemoServer({
       demoTokens: true,
       maxConnectionsPerUser: MAX_CONNECTIONS,
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
       chatTokenDelayMs: TOKEN_DELAY_MS,
       chatDetachedGraceMs: 15_000,
     }),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'],
-      timeout: 30_000,
-    }),
+    DemoBrowser.launch(),
   ]);
 }, 40_000);
 
 afterEach(async () => {
   // A test's tabs go when it ends: their streams free their slots.
-  for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
-  const errors = pageErrors.splice(0);
+  await browser.closeContexts();
+  const errors = browser.pageErrors.splice(0);
   expect(errors).toEqual([]);
 });
 
 afterAll(async () => {
-  for (const context of contexts.splice(0)) {
-    for (const page of context.pages()) await page.close().catch(() => undefined);
-    await context.close().catch(() => undefined);
-  }
   await browser?.close();
   await server?.close();
 }, 30_000);
 
 // ---- helpers -----------------------------------------------------------------------------
 
-/** A fresh tab (its own context unless one is given) on the demo page. */
-async function openPage(context?: BrowserContext): Promise<Page> {
-  if (!context) {
-    context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
-    contexts.push(context);
-  }
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
-  await page.goto(`${server.url}/`);
-  return page;
-}
+const openPage = () => browser.openPage(server.url);
 
-async function signIn(
-  page: Page,
-  userId: string,
-  { admin = false, transport = 'header' }: { admin?: boolean; transport?: 'header' | 'cookie' } = {},
-): Promise<void> {
-  await page.fill('#user', userId);
-  await page.setChecked('#admin', admin);
-  await page.check(`input[name=transport][value=${transport}]`);
-  await page.click('#signin-button');
-  await page.locator('#who', { hasText: `Signed in as ${userId}` }).waitFor();
+async function signIn(page: Page, userId: string, options?: { admin?: boolean; transport?: 'client' | 'cookie' }): Promise<void> {
+  await signInTab(page, userId, options);
   expect(await page.isEnabled('#connect')).toBe(true);
 }
 
 async function connect(page: Page): Promise<void> {
-  await page.click('#connect');
-  await page.locator('#state[data-state=open]').waitFor();
+  await connectTab(page);
   expect(await page.textContent('#state')).toBe('open');
-}
-
-/** Waits until the unread badge shows `text` (and is visible). */
-async function waitForBadge(page: Page, text: string): Promise<void> {
-  await page.waitForFunction(
-    (expected) => {
-      const badge = document.getElementById('badge')!;
-      return !badge.hidden && badge.textContent === expected;
-    },
-    text,
-    { timeout: WAIT_MS },
-  );
-}
-
-async function waitForCount(page: Page, selector: string, count: number): Promise<void> {
-  await page.waitForFunction(
-    ({ selector, count }) => document.querySelectorAll(selector).length === count,
-    { selector, count },
-    { timeout: WAIT_MS },
-  );
-}
-
-/** The notifications on the page, newest first, as the user reads them. */
-async function listedNotifications(page: Page): Promise<Array<{ id: string; type: string; text: string; unread: boolean }>> {
-  return page.$$eval('#notifications .notification', (items) =>
-    items.map((item) => ({
-      id: (item as HTMLElement).dataset.id ?? '',
-      type: item.querySelector('.type')?.textContent ?? '',
-      text: item.children[1]?.textContent ?? '',
-      unread: item.classList.contains('unread'),
-    })),
-  );
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}-${TEST_ADAPTER}.png`, fullPage: true });
-}
-
-/** Requests of a tab to one path, recorded from now on. */
-function recordRequests(page: Page, pathname: string): Request[] {
-  const requests: Request[] = [];
-  page.on('request', (request) => {
-    if (new URL(request.url()).pathname === pathname) requests.push(request);
-  });
-  return requests;
 }
 
 const lastAssistantText = (page: Page) =>
@@ -213,47 +154,39 @@ describe('demo page in Chromium', () => {
     await screenshot(page, 'browser-2-resumed-list');
   });
 
-  it(`refuses a fourth tab of a user limited to ${MAX_CONNECTIONS} with "too many connections", which then stays quiet`, async () => {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
-    contexts.push(context);
-    // sessionStorage is per tab: each tab signs in.
-    const tabs: Page[] = [];
-    for (let i = 0; i < MAX_CONNECTIONS; i++) {
-      const tab = await openPage(context);
-      await signIn(tab, 'carol');
-      await connect(tab);
-      tabs.push(tab);
-    }
+  it(`tells an over-limit tab why and when it tries again, sends nothing sooner, then connects by itself`, async () => {
+    // The user's ${MAX_CONNECTIONS} streams are held elsewhere: other browsers or devices.
+    const token = await signToken('carol');
+    const elsewhere: RawConnect[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS; i++) elsewhere.push(await rawConnect(server.url, token));
+    expect(elsewhere.map((stream) => stream.status)).toEqual(Array(MAX_CONNECTIONS).fill(200));
 
-    const fourth = await openPage(context);
-    await signIn(fourth, 'carol');
-    const streams = recordRequests(fourth, '/sse');
-    await fourth.click('#connect');
-    await fourth.locator('#state[data-state=refused]').waitFor();
-    expect(await fourth.textContent('#state')).toBe('too many connections');
-    // Connect is offered again, for the user to try later; Disconnect has nothing to close.
-    expect(await fourth.isEnabled('#connect')).toBe(true);
-    expect(await fourth.isDisabled('#disconnect')).toBe(true);
+    const page = await openPage();
+    await signIn(page, 'carol');
+    const streams = recordRequests(page, '/sse');
+    await page.click('#connect');
+    await page.locator('#state[data-state=refused]').waitFor();
+    const refusedAt = Date.now();
+    expect(await page.textContent('#state')).toBe('too many connections');
+    const detail = (await page.textContent('#state-detail'))!;
+    expect(detail).toMatch(/Every stream this user may hold is open elsewhere/);
+    expect(detail).toMatch(/at most 3 streams per user/);
+    expect(detail).toMatch(/tries again at \d{1,2}:\d{2}:\d{2}/);
+    // It is waiting, not stopped: Disconnect stops it; Connect has nothing to start.
+    expect(await page.isDisabled('#connect')).toBe(true);
+    expect(await page.isEnabled('#disconnect')).toBe(true);
 
-    // It does not hammer the server: one request, however long it is left alone.
-    await sleep(3000);
+    // It does not hammer the server: nothing before the server's Retry-After (checked a second before it is over).
+    await sleep(refusedAt + (RETRY_AFTER_SECONDS - 1) * 1000 - Date.now());
     expect(streams).toHaveLength(1);
-    expect(await fourth.getAttribute('#state', 'data-state')).toBe('refused');
-    for (const tab of tabs) expect(await tab.getAttribute('#state', 'data-state')).toBe('open');
-    await screenshot(fourth, 'browser-3-too-many-connections');
+    expect(await page.getAttribute('#state', 'data-state')).toBe('refused');
+    await screenshot(page, 'browser-3-too-many-connections');
 
-    // Once a tab lets go, the fourth can connect.
-    await tabs[0].click('#disconnect');
-    await tabs[0].locator('#state[data-state=closed]').waitFor();
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      await fourth.click('#connect');
-      await fourth.locator('#state[data-state=open], #state[data-state=refused]').waitFor();
-      if ((await fourth.getAttribute('#state', 'data-state')) === 'open' || Date.now() > deadline) break;
-      // The server frees a slot a moment after the client lets go.
-      await sleep(200);
-    }
-    expect(await fourth.getAttribute('#state', 'data-state')).toBe('open');
+    // Another device lets go: the tab connects when its wait is over, with no click.
+    elsewhere.pop()!.close();
+    await page.locator('#state[data-state=open]').waitFor();
+    expect(streams).toHaveLength(2);
+    elsewhere.forEach((stream) => stream.close());
   });
 
   it('streams a chat answer token by token, and after a reload mid-answer, completes the same answer', async () => {

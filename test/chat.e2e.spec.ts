@@ -28,7 +28,10 @@ interface ChatEvent {
  * which held a Fastify server's close up until its keep-alive timeout).
  */
 class ChatStream {
+  /** The answer's own events (`chat`, `token`s, and the one that ends it). */
   readonly events: ChatEvent[] = [];
+  /** The resumable stream's own events (`sse.resume` first, `sse.close` last), in order. */
+  readonly reserved: ChatEvent[] = [];
   /** Every `retry:` value, in order. */
   readonly retries: number[] = [];
   raw = '';
@@ -42,7 +45,11 @@ class ChatStream {
   ) {
     const parser = createParser({
       onEvent: (message: EventSourceMessage) =>
-        this.events.push({ type: message.event ?? 'message', id: message.id, data: message.data }),
+        (message.event?.startsWith('sse.') ? this.reserved : this.events).push({
+          type: message.event ?? 'message',
+          id: message.id,
+          data: message.data,
+        }),
       onRetry: (ms) => this.retries.push(ms),
     });
     response.setEncoding('utf8');
@@ -192,9 +199,16 @@ describe(`chat over POST streams (${adapter})`, () => {
     expect(answerId).toMatch(ANSWER_ID);
     expect(JSON.parse(stream.last!.data)).toEqual({ id: answerId });
 
-    // Only the first write carries retry:, and it is the chat event.
+    // The resumable stream's contract: sse.resume first, naming where to resume, and sse.close completed last.
+    expect(stream.reserved.map((event) => event.type)).toEqual(['sse.resume', 'sse.close']);
+    expect(JSON.parse(stream.reserved[0].data)).toEqual({ url: `/chat/${encodeURIComponent(answerId)}` });
+    expect(compareIds(stream.reserved[0].id!, stream.events[0].id!)).toBeLessThan(0);
+    expect(JSON.parse(stream.reserved[1].data)).toEqual({ reason: 'completed' });
+    expect(blocksOf(stream.raw).at(-1)![0]).toBe('event: sse.close');
+
+    // Only the first write carries retry:, and it is sse.resume.
     const blocks = blocksOf(stream.raw);
-    expect(stream.raw).toMatch(/^\n*event: chat\n/);
+    expect(stream.raw).toMatch(/^\n*event: sse.resume\n/);
     expect(blocks[0].some((line) => /^retry: \d+$/.test(line))).toBe(true);
     expect(blocks.slice(1).some((lines) => lines.some((line) => line.startsWith('retry:')))).toBe(false);
     expect(stream.retries).toHaveLength(1);
@@ -276,8 +290,11 @@ describe(`chat over POST streams (${adapter})`, () => {
       // Nothing at or before the cursor comes again.
       for (const event of second.events) expect(compareIds(event.id!, lastId)).toBeGreaterThan(0);
       expectIncreasing(second.events.map((event) => event.id));
-      // The resumed response has its own first write, which carries retry:.
+      // The resumed response has its own first write, which carries retry:, and ends as the POST does.
       expect(blocksOf(second.raw)[0].some((line) => line.startsWith('retry: '))).toBe(true);
+      expect(second.reserved.map((event) => event.type)).toEqual(['sse.resume', 'sse.close']);
+      expect(JSON.parse(second.reserved[0].data)).toEqual({ url: `/chat/${encodeURIComponent(answerId)}` });
+      expect(JSON.parse(second.reserved[1].data)).toEqual({ reason: 'completed' });
 
       expect([...partOne, ...second.tokens]).toEqual(expected);
       expect(partOne.join('') + second.text).toBe(expected.join(''));

@@ -146,11 +146,41 @@ console.log(
 );
 `;
 
-/** Only the main entry, for a check of its declarations with nothing skipped. */
+/**
+ * A Node script of the fresh app that uses the packed client, by its export
+ * `nest-sse-notifications/client`, typed by the app's event map: it prints
+ * OPEN once its stream is open, EVENT and the first todo it gets, then stops.
+ */
+const CLIENT_SOURCE = `import { SseClient, type ClientState } from 'nest-sse-notifications/client';
+
+interface AppEvents {
+  todo: { title: string };
+}
+
+const client = new SseClient<AppEvents>({ url: process.env.APP_URL + '/events', getToken: () => process.env.TOKEN });
+// The declarations are really read: a handler of the wrong data is refused.
+// @ts-expect-error a todo's title is a string
+client.on('todo', (todo: { title: number }) => todo.title);
+client.onState((state: ClientState) => {
+  if (state.status === 'open') console.log('OPEN');
+  if (state.status === 'closed' && state.reason !== 'stopped') console.log('CLOSED ' + JSON.stringify(state));
+});
+client.on('todo', (todo, meta) => {
+  console.log('EVENT ' + JSON.stringify({ title: todo.title.toUpperCase(), id: meta.id }));
+  client.close();
+});
+client.connect();
+setTimeout(() => process.exit(1), 10_000).unref();
+`;
+
+/** The main entry and the client's, for a check of their declarations with nothing skipped (Node's types, no DOM). */
 const ENTRY_ONLY_SOURCE = `import { SseModule, type SseModuleOptions } from 'nest-sse-notifications';
+import { postStream, SseClient } from 'nest-sse-notifications/client';
 
 export const options: SseModuleOptions = { auth: { jwt: { secret: 'x' } } };
 export const module = SseModule.forRoot(options);
+export const client = new SseClient<{ todo: { title: string } }>({ url: 'http://localhost/sse' });
+export const answer = postStream('http://localhost/chat', { message: 'hi' });
 `;
 
 const TSCONFIG = {
@@ -179,6 +209,7 @@ describe('the npm package', () => {
   let child: ChildProcess | undefined;
   let childExited: Promise<void> | undefined;
   let childOutput = '';
+  let appUrl: string | undefined;
   const sources: EventSource[] = [];
 
   beforeAll(() => {
@@ -226,14 +257,14 @@ describe('the npm package', () => {
     const files = entries.map((entry) => entry.slice('package/'.length)).filter((file) => file && !file.endsWith('/'));
 
     const unexpected = files.filter(
-      (file) => !['package.json', 'README.md', 'LICENSE'].includes(file) && !/^dist\/(sse|protocol)\/.+\.(js|d\.ts)$/.test(file),
+      (file) => !['package.json', 'README.md', 'LICENSE'].includes(file) && !/^dist\/(sse|protocol|client)\/.+\.(js|d\.ts)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE']));
     expect(files.filter((file) => /\.spec\.|\.map$|^dist\/(demo|main)/.test(file) || file.startsWith('src/'))).toEqual([]);
 
     // Every library source is there, compiled and declared; nothing else (no stale output of a removed source).
-    const librarySources = ['sse', 'protocol'].flatMap((folder) =>
+    const librarySources = ['sse', 'protocol', 'client'].flatMap((folder) =>
       readdirSync(join(ROOT, 'src', folder), { recursive: true, encoding: 'utf8' })
         .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
         .map((file) => `${folder}/${file.slice(0, -'.ts'.length)}`),
@@ -280,8 +311,8 @@ describe('the npm package', () => {
     expect(realpathSync(here).startsWith(appDir)).toBe(true);
     // (npm nests a dependency whose version another package holds at the top, e.g. express's cookie.)
     expect(readdirSync(here).filter((file) => file !== 'node_modules').sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
-    expect(readdirSync(join(here, 'dist')).sort()).toEqual(['protocol', 'sse']);
-    for (const dependency of ['ioredis', 'jose', 'cookie']) {
+    expect(readdirSync(join(here, 'dist')).sort()).toEqual(['client', 'protocol', 'sse']);
+    for (const dependency of ['ioredis', 'jose', 'cookie', 'eventsource-parser']) {
       const found = [here, appDir].some((dir) => existsSync(join(dir, 'node_modules', dependency, 'package.json')));
       expect({ dependency, found }).toEqual({ dependency, found: true });
     }
@@ -294,9 +325,11 @@ describe('the npm package', () => {
     if (!installed) throw new Error('not installed: the install test failed');
     writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
     writeFileSync(join(appDir, 'src', 'main.ts'), APP_SOURCE);
+    writeFileSync(join(appDir, 'src', 'client.ts'), CLIENT_SOURCE);
     const tsc = await run(TSC, ['-p', 'tsconfig.json'], appDir, 90_000);
     expectSuccess(tsc, 'tsc');
     expect(existsSync(join(appDir, 'dist', 'main.js'))).toBe(true);
+    expect(existsSync(join(appDir, 'dist', 'client.js'))).toBe(true);
     compiled = true;
   }, 100_000);
 
@@ -331,6 +364,7 @@ describe('the npm package', () => {
     expect(ready.internal).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
 
     const url = `http://127.0.0.1:${ready.port}`;
+    appUrl = url;
     const token = await signToken('alice', { secret: SECRET });
 
     const anonymous = await fetch(`${url}/events`, { signal: AbortSignal.timeout(5000) });
@@ -374,7 +408,44 @@ describe('the npm package', () => {
     expect(childOutput).not.toMatch(/ERROR|WARN/);
   });
 
-  test("the main entry's declarations need none of the optional peers (prom-client, @nestjs/terminus), with no lib check skipped", async () => {
+  test('the packed client, imported in Node by its export, streams a typed event from the app', async () => {
+    if (!appUrl) throw new Error('no app: the streaming test failed');
+    const token = await signToken('bob', { secret: SECRET });
+    const proc = spawn(process.execPath, ['dist/client.js'], {
+      cwd: appDir,
+      env: childEnv({ APP_URL: appUrl, TOKEN: token }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    const until = async (pattern: RegExp) => {
+      const deadline = Date.now() + 8000;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`no ${pattern} from the client script:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      await until(/^OPEN$/m);
+      const published = await fetch(`${appUrl}/publish`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId: 'bob', type: 'todo', data: { title: 'Call Alice' } }),
+        signal: AbortSignal.timeout(5000),
+      });
+      const { id } = (await published.json()) as { id: string };
+      await until(/^EVENT /m);
+      expect(JSON.parse(/^EVENT (.*)$/m.exec(output)![1])).toEqual({ title: 'CALL ALICE', id });
+      // Closed, it lets the process end.
+      expect(await exited).toBe(0);
+    } finally {
+      proc.kill();
+    }
+  });
+
+  test("the main entry's and the client's declarations need none of the optional peers (prom-client, @nestjs/terminus), with no lib check skipped", async () => {
     if (!installed) throw new Error('not installed: the install test failed');
     const checkDir = join(appDir, 'entry-check');
     mkdirSync(checkDir, { recursive: true });

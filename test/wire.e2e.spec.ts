@@ -146,6 +146,21 @@ describe('the bytes on the wire', () => {
     expect(blocks[2]).toEqual(['event: announcement', `id: ${everyone}`, 'data: "for all"']);
   });
 
+  it("names a topic's event's topic in a comment line of its block, the same bytes for every reader", async () => {
+    const [first, second] = await Promise.all([
+      open(head('1.1', await signToken('wire-topic-1'), '/sse?topics=wire-news')),
+      open(head('1.1', await signToken('wire-topic-2'), '/sse?topics=wire-news,wire-other')),
+    ]);
+    for (const client of [first, second]) await client.until(() => textOf(parseChunked(client.body).chunks).includes('sse.ready'));
+    const id = await server.publishId({ topic: 'wire-news', type: 'announcement', data: { text: 'out now' } });
+    const chunkOfEvent = (client: WireClient) => parseChunked(client.body).chunks.find((chunk) => chunk.includes(id));
+    for (const client of [first, second]) await client.until(() => chunkOfEvent(client) !== undefined);
+
+    // A comment, which EventSource ignores, before data: (so a parser meets it inside the event's block).
+    expect(chunkOfEvent(first)!.toString()).toBe(`event: announcement\nid: ${id}\n: topic wire-news\ndata: {"text":"out now"}\n\n`);
+    expect(chunkOfEvent(second)!.equals(chunkOfEvent(first)!)).toBe(true);
+  });
+
   it('sends HTTP/1.0 clients the plain event stream, without chunk framing, and closes the connection at its end', async () => {
     const client = await open(head('1.0', await signToken('wire-bob')));
     await client.until(() => client.body.toString().includes('sse.ready'));

@@ -38,6 +38,7 @@ export class AppModule {
             maxConnectionsPerUser: config.maxConnectionsPerUser,
             maxConnections: config.maxConnections,
             heartbeatMs: config.heartbeatMs,
+            retryAfterSeconds: config.retryAfterSeconds,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
             metrics: { registry },

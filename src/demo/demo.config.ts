@@ -12,6 +12,8 @@ export interface DemoConfig {
   /** Streams this instance holds at once. */
   maxConnections: number;
   heartbeatMs: number;
+  /** `Retry-After` of a 429 or 503, in seconds. */
+  retryAfterSeconds: number;
   corsOrigins: string[];
   historySize: number;
   historyTtlMs: number;
@@ -60,6 +62,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
     maxConnections: integer(env, 'SSE_MAX_CONNECTIONS', 10_000),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
+    retryAfterSeconds: integer(env, 'SSE_RETRY_AFTER_SECONDS', 10),
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())

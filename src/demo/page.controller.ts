@@ -1,59 +1,57 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Controller, Get, Header, NotFoundException, Param } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { bundleClient } from './client-bundle.js';
 
-// The page's own files (src/demo/page, both from src/ and from dist/), and the
-// browser builds of the SSE client it uses, straight from node_modules.
+// The page's own files (src/demo/page, both from src/ and from dist/).
 const PAGE_DIR = fileURLToPath(new URL('../../src/demo/page/', import.meta.url));
-const require = createRequire(import.meta.url);
-// Served as /vendor/<package>/<file>, so that their relative imports resolve.
-const VENDOR: Record<string, string> = {
-  'eventsource/index.js': join(dirname(require.resolve('eventsource')), 'index.js'),
-  'eventsource-parser/index.js': join(dirname(require.resolve('eventsource-parser')), 'index.js'),
-  'eventsource-parser/stream.js': join(dirname(require.resolve('eventsource-parser')), 'stream.js'),
-};
 
-function load(path: string): string {
-  return readFileSync(path, 'utf8');
+function load(file: string): string {
+  return readFileSync(join(PAGE_DIR, file), 'utf8');
 }
 
-/** The demo page: a notification bell, a live list, an admin form and a chat. */
+/** The demo page: a notification bell, a live list, an admin form and a chat, on the SSE client. */
 @ApiExcludeController()
 @Controller()
 export class PageController {
-  private readonly files = {
-    html: load(join(PAGE_DIR, 'index.html')),
-    script: load(join(PAGE_DIR, 'app.js')),
-    style: load(join(PAGE_DIR, 'app.css')),
-  };
-  private readonly vendor = new Map(Object.entries(VENDOR).map(([name, path]) => [name, load(path)]));
+  private readonly html = load('index.html');
+  private readonly style = load('app.css');
+  /** The page's modules, served as /page/<file>. */
+  private readonly modules = new Map(
+    readdirSync(PAGE_DIR)
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => [file, load(file)]),
+  );
+  /** Built once, on the first request for it. */
+  private client?: Promise<string>;
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   page(): string {
-    return this.files.html;
-  }
-
-  @Get('app.js')
-  @Header('Content-Type', 'text/javascript; charset=utf-8')
-  script(): string {
-    return this.files.script;
+    return this.html;
   }
 
   @Get('app.css')
   @Header('Content-Type', 'text/css; charset=utf-8')
-  style(): string {
-    return this.files.style;
+  css(): string {
+    return this.style;
   }
 
-  @Get('vendor/:pkg/:file')
+  @Get('page/:file')
   @Header('Content-Type', 'text/javascript; charset=utf-8')
-  vendorFile(@Param('pkg') pkg: string, @Param('file') file: string): string {
-    const text = this.vendor.get(`${pkg}/${file}`);
+  module(@Param('file') file: string): string {
+    const text = this.modules.get(file);
     if (text === undefined) throw new NotFoundException();
     return text;
+  }
+
+  /** The client's browser build (`nest-sse-notifications/client`), an ES module. */
+  @Get('client.js')
+  @Header('Content-Type', 'text/javascript; charset=utf-8')
+  clientScript(): Promise<string> {
+    this.client ??= bundleClient(false).then(({ code }) => code);
+    return this.client;
   }
 }

@@ -19,6 +19,14 @@ export const RESUME_EVENT = 'sse.resume';
 /** A change to the user's inbox: carries the unread count after it. */
 export const INBOX_EVENT = 'sse.inbox';
 
+/**
+ * The comment line (`: topic <name>`) that an event published to a topic carries
+ * in its block, before its `data:`, naming the topic: a client that shares one
+ * stream among several readers gives each reader only the topics it asked for.
+ * `EventSource` ignores comments, so plain clients see nothing new.
+ */
+export const TOPIC_COMMENT_PREFIX = 'topic ';
+
 /** The data of `sse.ready`. */
 export interface ReadyData {
   /** Interval of the heartbeat comments: a client that hears nothing for twice this may reconnect. */

@@ -18,6 +18,7 @@ export {
   INBOX_EVENT,
   CLOSED_BY_SERVER,
   COMPLETED,
+  TOPIC_COMMENT_PREFIX,
 } from '../protocol/reserved-events.js';
 export type {
   ReadyData,

@@ -137,7 +137,7 @@ describe('NotificationService', () => {
       const orderId = await service.publishToTopic('orders', 'order.created', { id: 7 });
       const allId = await service.broadcast('maintenance', { at: 'noon' });
       expect(reader.events()).toEqual([
-        { id: orderId, type: 'order.created', data: '{"id":7}' },
+        { id: orderId, type: 'order.created', comment: 'topic orders', data: '{"id":7}' },
         { id: allId, type: 'maintenance', data: '{"at":"noon"}' },
       ]);
       expect(other.events().map((m) => m.id)).toEqual([allId]);

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type MessageEvent, NotFoundException, type OnApplicationShutdown } from '@nestjs/common';
-import { Observable, takeWhile } from 'rxjs';
-import { NotificationService, type Principal } from '../../sse/index.js';
+import { mergeMap, Observable, takeWhile } from 'rxjs';
+import { CLOSE_EVENT, COMPLETED, NotificationService, type Principal, READY_EVENT, RESUME_EVENT } from '../../sse/index.js';
 import { ChatModel, ChatModelError } from './chat-model.js';
 
 export interface ChatSettings {
@@ -22,7 +22,7 @@ export interface ChatEvents {
   cancelled: { id: string };
 }
 
-const ENDING_TYPES = new Set(['done', 'error', 'cancelled', 'sse.loss', 'sse.close']);
+const ENDING_TYPES = new Set(['done', 'error', 'cancelled', 'sse.loss', CLOSE_EVENT]);
 
 const TOPIC_PREFIX = 'chat:';
 
@@ -104,15 +104,22 @@ export class ChatService implements OnApplicationShutdown {
   }
 
   private read(principal: Principal, answer: Answer, lastEventId: string | undefined, onSubscribed?: () => void) {
+    const resume = JSON.stringify({ url: `/chat/${encodeURIComponent(answer.id)}` });
+    const completed = JSON.stringify({ reason: COMPLETED });
+    // The resumable POST stream's wire contract: `sse.resume` (where to resume, from the stream's starting id) first,
+    // then the answer, then `sse.close` completed.
     const events = this.notifications
-      .stream(principal, {
-        topics: [answer.topic],
-        lastEventId,
-        userEvents: false,
-        broadcasts: false,
-        ready: false,
-      })
-      .pipe(takeWhile((event) => !ENDING_TYPES.has(event.type ?? ''), true));
+      .stream(principal, { topics: [answer.topic], lastEventId, userEvents: false, broadcasts: false })
+      .pipe(
+        takeWhile((event) => !ENDING_TYPES.has(event.type ?? ''), true),
+        mergeMap((event): MessageEvent[] => {
+          if (event.type === READY_EVENT) return [{ ...event, type: RESUME_EVENT, data: resume }];
+          if (ENDING_TYPES.has(event.type ?? '') && event.type !== CLOSE_EVENT) {
+            return [event, { id: event.id, type: CLOSE_EVENT, data: completed }];
+          }
+          return [event];
+        }),
+      );
     return new Observable<MessageEvent>((sink) => {
       const subscription = events.subscribe(sink);
       this.attach(answer);

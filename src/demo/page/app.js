@@ -1,325 +1,208 @@
-// The demo page: a notification bell fed by one SSE stream, and a chat whose answer streams over a POST.
-import { EventSource as HeaderEventSource } from 'eventsource';
-import { EventSourceParserStream } from 'eventsource-parser/stream';
-
-/** Event types the bell shows (EventSource dispatches named events only to listeners of that name). */
-const NOTIFICATION_TYPES = ['todo', 'reminder', 'announcement', 'progress', 'notification', 'message'];
-const CHAT_ENDINGS = new Set(['done', 'error', 'cancelled', 'sse.loss', 'sse.close']);
+// The demo page: sign-in, the user's stream (the SSE client, or native EventSource), the bell, publishing, the chat.
+import { addNotification, clearNotifications, markAllRead, render as renderBell } from './bell.js';
+import { ask, renderChat, resumeAnswer, stopAnswer } from './chat.js';
+import { clearCookie, requestToken, session } from './session.js';
+import { openClientStream, openNativeStream, signOutEverywhere } from './stream.js';
 
 const $ = (id) => document.getElementById(id);
-const session = {
-  get: (key) => JSON.parse(sessionStorage.getItem(key) ?? 'null'),
-  set: (key, value) => sessionStorage.setItem(key, JSON.stringify(value)),
-  remove: (key) => sessionStorage.removeItem(key),
-};
-
 let auth = session.get('auth'); // { token, userId, admin, transport }
-let source = null; // the one open stream of this tab
-let notifications = session.get('notifications') ?? [];
+let stream = null; // this tab's stream while it runs (a closed-for-good one is dropped)
 
-// ---- connection state ----------------------------------------------------------------
+// ---- the stream and its state --------------------------------------------------------------
 
-function setState(state, label = state) {
+const clock = (at) => new Date(at).toLocaleTimeString();
+
+/** What the user reads about the stream: a short label, a longer detail, and `data-state` for styling and tests. */
+function describe(state, holder) {
+  switch (state.status) {
+    case 'open':
+      return {
+        kind: 'open',
+        label: 'open',
+        detail: holder === false ? 'Another tab of this user holds the stream; this one gets its events from it.' : 'This tab holds the stream.',
+      };
+    case 'reconnecting':
+      return { kind: 'reconnecting', label: 'reconnecting', detail: state.retryAt ? `Trying again at ${clock(state.retryAt)}.` : '' };
+    case 'closed':
+      break;
+    default:
+      return { kind: state.status, label: state.status, detail: '' };
+  }
+  switch (state.reason) {
+    case 'too-many-connections':
+      return {
+        kind: 'refused',
+        label: 'too many connections',
+        detail: `Every stream this user may hold is open elsewhere (${state.message}). This tab tries again at ${clock(state.retryAt)}, not sooner.`,
+      };
+    case 'unauthorized':
+      return { kind: 'refused', label: 'signed out (token refused)', detail: state.message ?? '' };
+    case 'refused':
+      return { kind: 'refused', label: `refused (${state.httpStatus})`, detail: state.message ?? '' };
+    case 'closed-by-server':
+      return { kind: 'closed', label: 'closed by the server', detail: 'The server closed this stream on purpose; it does not reconnect.' };
+    default:
+      return { kind: 'closed', label: 'closed', detail: '' };
+  }
+}
+
+function showState(state, { holder, lastEventId } = {}) {
+  const final = state.status === 'closed' && state.retryAt === undefined;
+  if (final) stream = null;
+  if (state.reason === 'signed-out') return signedOut();
+  const { kind, label, detail } = describe(state, holder);
   const el = $('state');
   el.textContent = label;
-  el.className = `state state-${state}`;
-  el.dataset.state = state;
-  $('connect').disabled = !auth || source !== null;
-  $('disconnect').disabled = source === null;
+  el.className = `state state-${kind}`;
+  el.dataset.state = kind;
+  if (kind === 'open') el.dataset.role = holder === false ? 'follower' : 'holder';
+  else delete el.dataset.role;
+  $('state-detail').textContent = detail;
+  if (lastEventId) $('last-id').textContent = lastEventId;
+  renderButtons();
 }
 
-function rememberLastId(id) {
-  if (!id) return;
-  session.set(`lastEventId:${auth.userId}`, id);
-  $('last-id').textContent = id;
+function renderButtons() {
+  $('connect').disabled = !auth || stream !== null;
+  $('disconnect').disabled = stream === null;
 }
 
-function storedLastId() {
-  return auth ? session.get(`lastEventId:${auth.userId}`) : null;
+const view = {
+  event: (event) => {
+    $('last-id').textContent = event.id;
+    addNotification(event);
+  },
+  loss: () =>
+    addNotification({ id: '', type: 'notice', data: 'Some notifications could not be replayed; the list may be incomplete.' }),
+  state: showState,
+};
+
+function topics() {
+  return $('topics').value.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+/** The event types the native EventSource listens for: the publish form's suggestions (it cannot listen to "any"). */
+function suggestedTypes() {
+  return [...document.querySelectorAll('#type-suggestions option')].map((option) => option.value);
 }
 
 function connect() {
-  if (!auth || source) return; // never a second stream by accident
-  const topics = $('topics').value.split(',').map((t) => t.trim()).filter(Boolean);
-  const query = new URLSearchParams();
-  if (topics.length) query.set('topics', topics.join(','));
-  const lastId = storedLastId();
+  if (!auth || stream) return;
   if (auth.transport === 'cookie') {
-    // Native EventSource sends no headers: the cookie carries the token, and the query the resume point.
-    if (lastId) query.set('lastEventId', lastId);
-    source = new EventSource(`/sse?${query}`, { withCredentials: true });
+    const lastId = session.get(`lastEventId:${auth.userId}`);
+    const native = openNativeStream(auth, topics(), lastId, suggestedTypes(), {
+      ...view,
+      event: (event) => (session.set(`lastEventId:${auth.userId}`, event.id), view.event(event)),
+    });
+    stream = { ...native, close: () => (session.set(`lastEventId:${auth.userId}`, native.lastEventId()), native.close()) };
   } else {
-    source = new HeaderEventSource(`/sse?${query}`, {
-      fetch: (input, init) => {
-        const headers = new Headers(init.headers);
-        headers.set('Authorization', `Bearer ${auth.token}`);
-        // After a Disconnect the client starts afresh: resume from where this tab got to.
-        if (!headers.has('Last-Event-ID') && storedLastId()) headers.set('Last-Event-ID', storedLastId());
-        return fetch(input, { ...init, headers });
-      },
-    });
+    stream = openClientStream(auth, topics(), view);
   }
-  setState('connecting');
-  const stream = source;
-  stream.addEventListener('open', () => stream === source && setState('open'));
-  stream.addEventListener('error', (event) => {
-    if (stream !== source) return;
-    if (stream.readyState === 2) {
-      // Closed for good: the browser's EventSource, like this client, does not retry a refused request.
-      source = null;
-      if (event.code === 429) setState('refused', 'too many connections');
-      else if (event.code === 401) setState('refused', 'signed out (token refused)');
-      else setState('closed');
-    } else {
-      setState('reconnecting');
-    }
-  });
-  stream.addEventListener('sse.ready', (event) => rememberLastId(event.lastEventId));
-  stream.addEventListener('sse.loss', (event) => {
-    rememberLastId(event.lastEventId);
-    addNotification({ id: event.lastEventId, type: 'notice', text: 'Some notifications could not be replayed; the list may be incomplete.' });
-  });
-  stream.addEventListener('sse.close', () => disconnect());
-  for (const type of NOTIFICATION_TYPES) {
-    stream.addEventListener(type, (event) => {
-      rememberLastId(event.lastEventId);
-      const data = JSON.parse(event.data);
-      addNotification({ id: event.lastEventId, type, text: typeof data === 'string' ? data : data?.text ?? JSON.stringify(data) });
-    });
-  }
+  renderButtons();
 }
 
 function disconnect() {
-  if (!source) return;
-  source.close();
-  source = null;
-  setState('closed');
+  const current = stream;
+  stream = null;
+  current?.close();
+  showState({ status: 'closed', reason: 'stopped' });
 }
 
-// ---- notifications and the bell --------------------------------------------------------
-
-function addNotification({ id, type, text }) {
-  if (notifications.some((n) => n.id === id && n.type === type)) return;
-  notifications.unshift({ id, type, text, at: Date.now(), read: false });
-  notifications = notifications.slice(0, 100);
-  renderNotifications();
-}
-
-function renderNotifications() {
-  session.set('notifications', notifications);
-  const list = $('notifications');
-  list.replaceChildren(
-    ...notifications.map((n) => {
-      const item = document.createElement('li');
-      item.className = `notification${n.read ? '' : ' unread'}`;
-      item.dataset.id = n.id;
-      item.tabIndex = 0;
-      const type = Object.assign(document.createElement('span'), { className: 'type', textContent: n.type });
-      const text = Object.assign(document.createElement('span'), { textContent: n.text });
-      const time = Object.assign(document.createElement('time'), { textContent: new Date(n.at).toLocaleTimeString() });
-      item.append(type, text, time);
-      const markRead = () => {
-        n.read = true;
-        renderNotifications();
-      };
-      item.addEventListener('click', markRead);
-      item.addEventListener('keydown', (e) => e.key === 'Enter' && markRead());
-      return item;
-    }),
-  );
-  $('empty').hidden = notifications.length > 0;
-  const unread = notifications.filter((n) => !n.read).length;
-  $('badge').hidden = unread === 0;
-  $('badge').textContent = String(unread);
-  $('bell').setAttribute('aria-label', `Notifications: ${unread} unread`);
-}
-
-// ---- sign-in ---------------------------------------------------------------------------
+// ---- sign-in -------------------------------------------------------------------------------
 
 async function signIn(event) {
   event.preventDefault();
   const userId = $('user').value.trim();
   const admin = $('admin').checked;
   const transport = document.querySelector('input[name=transport]:checked').value;
-  const response = await fetch('/demo/token', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ userId, admin }),
-  });
-  if (!response.ok) {
-    $('who').textContent = `Sign-in refused: ${(await response.json()).message}`;
+  let token;
+  try {
+    token = await requestToken(userId, admin);
+  } catch (err) {
+    $('who').textContent = `Sign-in refused: ${err.message}`;
     return;
   }
-  const { token } = await response.json();
   disconnect();
+  if (auth && auth.userId !== userId) clearNotifications();
   auth = { token, userId, admin, transport };
   session.set('auth', auth);
   renderAuth();
 }
 
+/** Signs out here, and in every other tab of this user (the client tells them). */
 function signOut() {
-  disconnect();
+  if (!auth) return;
+  const { userId } = auth;
+  if (stream?.signOut) stream.signOut();
+  else signOutEverywhere(userId);
+  signedOut();
+}
+
+function signedOut() {
+  if (!auth) return;
+  const current = stream;
+  stream = null;
+  current?.close();
   auth = null;
   session.remove('auth');
+  clearCookie();
   renderAuth();
-  // The cookie of the native EventSource is HttpOnly: only the server can clear it.
-  void fetch('/demo/token', { method: 'DELETE' });
+  showState({ status: 'closed', reason: 'stopped' });
 }
 
 function renderAuth() {
   $('who').textContent = auth
-    ? `Signed in as ${auth.userId}${auth.admin ? ' (admin)' : ''}, using ${auth.transport === 'cookie' ? 'native EventSource with a cookie' : 'eventsource with a header'}.`
+    ? `Signed in as ${auth.userId}${auth.admin ? ' (admin)' : ''}, using ${auth.transport === 'cookie' ? 'native EventSource with a cookie' : 'the SSE client'}.`
     : 'Not signed in.';
   $('signout').disabled = !auth;
   $('admin-card').hidden = !auth?.admin;
-  $('chat-send').disabled = !auth;
-  $('last-id').textContent = storedLastId() ?? 'none';
-  setState(source ? $('state').dataset.state : 'closed');
+  renderChat(auth !== null);
+  renderButtons();
 }
 
-// ---- publishing (admins) ---------------------------------------------------------------
+// ---- publishing (admins) -------------------------------------------------------------------
 
 async function publish(event) {
   event.preventDefault();
   const kind = $('target-kind').value;
-  const body = { type: $('type').value, data: { text: $('message').value } };
+  const type = $('type').value.trim();
+  const body = { type, data: { text: $('message').value } };
   if (kind === 'broadcast') body.broadcast = true;
   else body[kind] = $('target').value.trim();
+  stream?.hear?.(type);
   const response = await fetch('/notifications', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${auth.token}` },
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session.get('auth').token}` },
     body: JSON.stringify(body),
   });
   const result = await response.json();
   $('publish-result').textContent = response.ok ? `Published, id ${result.id}` : `Refused: ${[].concat(result.message).join('; ')}`;
 }
 
-// ---- chat --------------------------------------------------------------------------------
-
-let chatAbort = null;
-
-function bubble(kind, text) {
-  const el = Object.assign(document.createElement('div'), { className: `bubble ${kind}`, textContent: text });
-  $('chat-log').append(el);
-  $('chat-log').scrollTop = $('chat-log').scrollHeight;
-  return el;
-}
-
-async function readAnswer(response, answer, el) {
-  if (!response.ok) {
-    $('chat-state').textContent = `Refused (${response.status})`;
-    return;
-  }
-  const events = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-  for await (const event of events) {
-    if (event.event === 'chat') answer.id = JSON.parse(event.data).id;
-    if (event.event === 'token') {
-      answer.text += JSON.parse(event.data);
-      el.textContent = answer.text;
-    }
-    if (event.id) answer.lastEventId = event.id;
-    session.set('answer', answer);
-    if (CHAT_ENDINGS.has(event.event)) {
-      finishAnswer(answer, el, event.event, event.data);
-      return;
-    }
-  }
-  // The response ended before the answer did (e.g. the server restarted): it stays resumable.
-  chatAbort = null;
-  $('chat-stop').disabled = true;
-  $('chat-send').disabled = !auth;
-  $('chat-state').textContent = 'Connection lost; reload to resume the answer.';
-  $('chat-state').dataset.state = 'interrupted';
-}
-
-function finishAnswer(answer, el, ending, data) {
-  session.remove('answer');
-  chatAbort = null;
-  $('chat-stop').disabled = true;
-  $('chat-send').disabled = !auth;
-  const messages = { done: 'Answer complete.', cancelled: 'Answer stopped.', 'sse.loss': 'Part of the answer was lost.' };
-  if (ending === 'error') el.classList.add('failed');
-  $('chat-state').textContent = ending === 'error' ? `The assistant failed: ${JSON.parse(data).message}` : messages[ending] ?? 'Answer ended.';
-  $('chat-state').dataset.state = ending;
-}
-
-async function streamAnswer(request, answer, el) {
-  chatAbort = new AbortController();
-  $('chat-stop').disabled = false;
-  $('chat-send').disabled = true;
-  $('chat-state').textContent = 'The assistant is answering…';
-  $('chat-state').dataset.state = 'streaming';
-  try {
-    await readAnswer(await fetch(request.url, { ...request, signal: chatAbort.signal }), answer, el);
-  } catch (err) {
-    if (err.name !== 'AbortError') $('chat-state').textContent = 'Connection lost; reload to resume the answer.';
-  }
-}
-
-async function ask(event) {
-  event.preventDefault();
-  if (!auth || chatAbort) return;
-  const message = $('chat-input').value.trim();
-  $('chat-input').value = '';
-  bubble('user', message);
-  const answer = { id: null, lastEventId: null, text: '', question: message };
-  await streamAnswer(
-    {
-      url: '/chat',
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${auth.token}` },
-      body: JSON.stringify({ message }),
-    },
-    answer,
-    bubble('assistant', ''),
-  );
-}
-
-/** After a reload mid-answer: show what arrived, then fetch the rest after the last event received. */
-async function resumeAnswer() {
-  const answer = session.get('answer');
-  if (!auth || !answer?.id) return;
-  bubble('user', answer.question);
-  const el = bubble('assistant', answer.text);
-  const headers = { Authorization: `Bearer ${auth.token}` };
-  if (answer.lastEventId) headers['Last-Event-ID'] = answer.lastEventId;
-  await streamAnswer({ url: `/chat/${encodeURIComponent(answer.id)}`, method: 'GET', headers }, answer, el);
-}
-
-async function stopAnswer() {
-  const answer = session.get('answer');
-  chatAbort?.abort();
-  if (answer?.id) {
-    await fetch(`/chat/${encodeURIComponent(answer.id)}`, { method: 'DELETE', headers: { Authorization: `Bearer ${auth.token}` } });
-  }
-  session.remove('answer');
-  chatAbort = null;
-  $('chat-stop').disabled = true;
-  $('chat-send').disabled = !auth;
-  $('chat-state').textContent = 'Answer stopped.';
-  $('chat-state').dataset.state = 'cancelled';
-}
-
-// ---- wiring ------------------------------------------------------------------------------
+// ---- wiring --------------------------------------------------------------------------------
 
 $('signin').addEventListener('submit', signIn);
 $('signout').addEventListener('click', signOut);
 $('connect').addEventListener('click', connect);
 $('disconnect').addEventListener('click', disconnect);
-$('mark-read').addEventListener('click', () => {
-  notifications.forEach((n) => (n.read = true));
-  renderNotifications();
-});
+$('mark-read').addEventListener('click', markAllRead);
 $('bell').addEventListener('click', () => $('notifications').scrollIntoView({ behavior: 'smooth' }));
 $('publish').addEventListener('submit', publish);
 $('target-kind').addEventListener('change', () => ($('target-label').hidden = $('target-kind').value === 'broadcast'));
-$('chat').addEventListener('submit', ask);
+$('chat').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const message = $('chat-input').value.trim();
+  if (!auth || !message) return;
+  $('chat-input').value = '';
+  void ask(message);
+});
 $('chat-stop').addEventListener('click', stopAnswer);
 
 if (auth) {
   $('user').value = auth.userId;
   $('admin').checked = auth.admin;
+  document.querySelector(`input[name=transport][value=${auth.transport}]`).checked = true;
 }
 renderAuth();
-renderNotifications();
+renderBell();
 void resumeAnswer();

@@ -68,7 +68,7 @@ describe('InMemoryHistoryStore', () => {
     it('keeps the message as given', async () => {
       const store = new InMemoryHistoryStore({ maxEvents: 10, ttlMs: 60_000 }, fakeClock().now);
       const event = await store.append({ topic: 'orders' }, 'order.created', '{"id":7}');
-      expect(event.message).toEqual({ id: event.message.id, type: 'order.created', data: '{"id":7}' });
+      expect(event.message).toEqual({ id: event.message.id, type: 'order.created', comment: 'topic orders', data: '{"id":7}' });
       expect(event.target).toEqual({ topic: 'orders' });
     });
   });

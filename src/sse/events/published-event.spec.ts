@@ -2,6 +2,7 @@ import { formatEventId } from './event-position.js';
 import { createPublishedEvent, serializePayload } from './published-event.js';
 import type { PublishTarget } from './publish-target.js';
 import { InvalidSseInputError } from './sse-name.js';
+import { wireOf } from '../http/sse-wire.js';
 
 /** One `data:` line must hold the whole payload: no raw CR or LF anywhere. */
 function expectOneLine(data: string): void {
@@ -97,6 +98,14 @@ describe('published-event', () => {
       expect(Object.keys(event.message).sort()).toEqual(['data', 'id', 'type']);
       expect(event.position).toBe(position);
       expect(event.target).toBe(target);
+    });
+
+    it("names a topic's event's topic in a comment line, encoded once with the event", () => {
+      const event = createPublishedEvent(position, { topic: 'news' }, 'announcement', '"hi"');
+      expect(event.message).toEqual({ id: '1700000000000-3', type: 'announcement', comment: 'topic news', data: '"hi"' });
+      expect(wireOf(event.message).toString()).toBe('event: announcement\nid: 1700000000000-3\n: topic news\ndata: "hi"\n\n');
+      // Users' events and broadcasts carry no comment.
+      expect(wireOf(createPublishedEvent(position, { broadcast: true }, 'a', '1').message).toString()).not.toMatch(/^:/m);
     });
 
     it('freezes the event and its message', () => {

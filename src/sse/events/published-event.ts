@@ -3,8 +3,9 @@ import { type EventPosition, formatEventId } from './event-position.js';
 import type { PublishTarget } from './publish-target.js';
 import { InvalidSseInputError } from './sse-name.js';
 import { withWire } from '../http/sse-wire.js';
+import { TOPIC_COMMENT_PREFIX } from '../../protocol/reserved-events.js';
 
-/** The wire form of an event: its `id:`, `event:` and `data:`. */
+/** The wire form of an event: its `id:`, `event:` and `data:`, and for a topic's event the comment naming the topic. */
 export interface SseMessage extends MessageEvent {
   readonly id: string;
   readonly type: string;
@@ -38,6 +39,11 @@ export function createPublishedEvent(
   type: string,
   data: string,
 ): PublishedEvent {
-  const message: SseMessage = withWire({ id: formatEventId(position), type, data });
+  const id = formatEventId(position);
+  // A topic's events name it in a comment line, encoded once with the rest: a shared stream can sort them by topic.
+  const message: SseMessage =
+    'topic' in target
+      ? withWire({ id, type, comment: `${TOPIC_COMMENT_PREFIX}${target.topic}`, data })
+      : withWire({ id, type, data });
   return Object.freeze({ position, target, message });
 }
