@@ -1,14 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHook } from 'node:async_hooks';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { rawConnect, type RawConnect } from './harness/raw-stream.js';
 import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
 import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
-import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { Child, spawnDemo as spawnApp } from './harness/demo-process.js';
+import { signToken } from './harness/tokens.js';
 import { eventually, sleep, within } from './harness/waiting.js';
-import { TEST_ADAPTER } from './harness/demo-server.js';
 
 /**
  * The Redis backplane when things go wrong: an instance killed without
@@ -20,7 +18,6 @@ import { TEST_ADAPTER } from './harness/demo-server.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const PREFIX = `sse-test-${process.pid}-${Date.now()}-faults:`;
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const TYPE = 'note';
 const SETTLE_MS = 250;
 const LEASE_TTL_MS = 1500;
@@ -34,48 +31,6 @@ function publish(server: DemoServer, target: Record<string, unknown>, data: unkn
 
 function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
-}
-
-/** A child process whose output is collected. */
-class Child {
-  private text = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(readonly proc: ChildProcess) {
-    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
-    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
-    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  get output(): string {
-    return this.text;
-  }
-
-  get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    await eventually(() => pattern.test(this.text) || !this.running, timeoutMs, `${pattern} in the output`).catch(() => undefined);
-    const match = this.text.match(pattern);
-    if (!match) throw new Error(`no ${pattern} within ${timeoutMs} ms (running: ${this.running}); output:\n${this.text}`);
-    return match;
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.running) this.proc.kill(signal);
-    await this.exited;
-  }
-}
-
-/** `node dist/main.js` with only the given settings (and PATH). */
-function spawnApp(env: Record<string, string>): Child {
-  return new Child(
-    spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, HTTP_ADAPTER: TEST_ADAPTER, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
 }
 
 function startRedisServer(port: number): Child {
