@@ -1,4 +1,4 @@
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -8,6 +8,7 @@ import { publishId } from './harness/admin-api.js';
 import { startDemoServer, TEST_ADAPTER, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { closeOpened, track } from './harness/opened-streams.js';
 import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
+import { type LogLine, RecordingLogger, slowClientDrops } from './harness/recording-logger.js';
 import { TestStream, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, within } from './harness/waiting.js';
@@ -502,56 +503,6 @@ describe(`GET /docs · ${TEST_ADAPTER}`, () => {
 // ---------------------------------------------------------------------------------------------
 // Logs
 
-interface LogLine {
-  level: string;
-  context?: string;
-  text: string;
-}
-
-/** Records everything the app logs: the level, the context (Nest passes it last) and every argument as text. */
-class RecordingLogger implements LoggerService {
-  readonly lines: LogLine[] = [];
-
-  log(message: unknown, ...params: unknown[]): void {
-    this.record('log', message, params);
-  }
-  error(message: unknown, ...params: unknown[]): void {
-    this.record('error', message, params);
-  }
-  warn(message: unknown, ...params: unknown[]): void {
-    this.record('warn', message, params);
-  }
-  debug(message: unknown, ...params: unknown[]): void {
-    this.record('debug', message, params);
-  }
-  verbose(message: unknown, ...params: unknown[]): void {
-    this.record('verbose', message, params);
-  }
-  fatal(message: unknown, ...params: unknown[]): void {
-    this.record('fatal', message, params);
-  }
-
-  of(context: string): LogLine[] {
-    return this.lines.filter((line) => line.context === context);
-  }
-
-  private record(level: string, message: unknown, params: unknown[]): void {
-    const last = params.at(-1);
-    const context = params.length > 0 && typeof last === 'string' ? last : undefined;
-    this.lines.push({ level, context, text: [message, ...params].map(render).join(' ') });
-  }
-}
-
-function render(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value instanceof Error) return `${value.name}: ${value.message}\n${value.stack ?? ''}`;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
 /** A token and the pieces of it that would give it away: its segments, and every 12-character run of its payload and signature. */
 function fragmentsOf(token: string): string[] {
   const segments = token.split('.');
@@ -560,9 +511,6 @@ function fragmentsOf(token: string): string[] {
   );
   return [token, ...segments.filter((segment) => segment.length >= 8), ...runs];
 }
-
-/** The line that tells of clients dropped for not reading (one per interval, with their count). */
-const slowClientLine = (line: LogLine) => /^Dropped \d+ streams? whose clients? (was|were) not reading/.test(line.text);
 
 /** GET /sse on a plain socket that stops reading once the stream has begun. */
 async function stalledStream(port: number, token: string): Promise<Socket> {
@@ -713,9 +661,7 @@ describe(`logs · ${TEST_ADAPTER}`, () => {
     }
     // The slow client's drop is told by the module's writer, once, with the count: within its interval or,
     // as here, when the app closes before the interval is over.
-    expect(lines.filter(slowClientLine).map((line) => [line.level, line.context, line.text.split(' ').slice(0, 3).join(' ')])).toEqual([
-      ['warn', 'SseWriter', 'Dropped 1 stream'],
-    ]);
+    expect(slowClientDrops(lines)).toEqual([{ level: 'warn', context: 'SseWriter', count: 1 }]);
     // The Redis URL is logged with its password masked.
     expect(logger.of('RedisBackplane').map((line) => line.text)).toEqual(
       expect.arrayContaining([expect.stringContaining(`redis://:***@127.0.0.1:${redis.port}`)]),

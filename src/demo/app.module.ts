@@ -38,6 +38,7 @@ export class AppModule {
             maxConnectionsPerUser: config.maxConnectionsPerUser,
             maxConnections: config.maxConnections,
             heartbeatMs: config.heartbeatMs,
+            maxPendingBytes: config.maxPendingBytes,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
             metrics: { registry },

@@ -12,6 +12,8 @@ export interface DemoConfig {
   /** Streams this instance holds at once. */
   maxConnections: number;
   heartbeatMs: number;
+  /** Bytes that may wait for a client that does not read before its stream is dropped. */
+  maxPendingBytes: number;
   corsOrigins: string[];
   historySize: number;
   historyTtlMs: number;
@@ -60,6 +62,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
     maxConnections: integer(env, 'SSE_MAX_CONNECTIONS', 10_000),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
+    maxPendingBytes: integer(env, 'SSE_MAX_PENDING_BYTES', 1024 * 1024),
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())

@@ -33,6 +33,7 @@ export const TEST_CONFIG: DemoConfig = {
   maxConnectionsPerUser: 5,
   maxConnections: 10_000,
   heartbeatMs: 15_000,
+  maxPendingBytes: 1024 * 1024,
   corsOrigins: [],
   historySize: 1000,
   historyTtlMs: 3_600_000,

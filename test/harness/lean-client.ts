@@ -25,17 +25,21 @@ export class LeanClient {
     socket.on('error', () => undefined);
   }
 
-  /** Connects and sends `GET <path>` with the token; `read: false` leaves the socket paused from the start. */
-  static open(port: number, token: string, options: { path?: string; read?: boolean } = {}): Promise<LeanClient> {
+  /**
+   * Connects (to a loopback port, or a Unix socket's path) and sends `GET <path>` with the token; `read: false`
+   * leaves the socket paused from the start.
+   */
+  static open(to: number | string, token: string, options: { path?: string; read?: boolean } = {}): Promise<LeanClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1');
+      const socket = typeof to === 'number' ? connect(to, '127.0.0.1') : connect(to);
+      // Paused before it connects, it never reads: not even the first 16 KiB a paused stream still buffers.
+      if (options.read === false) socket.pause();
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
         const client = new LeanClient(socket);
-        if (options.read === false) socket.pause();
         socket.write(
-          `GET ${options.path ?? '/sse'} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n` +
+          `GET ${options.path ?? '/sse'} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n` +
             `Authorization: Bearer ${token}\r\n\r\n`,
         );
         resolve(client);
