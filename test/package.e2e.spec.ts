@@ -102,45 +102,22 @@ export type NoSuchMember = SseHealthIndicator['noSuchMember'];
 export type HealthCheck = SseHealthIndicator['isHealthy'];
 `;
 
-/** The ES module entry: top-level await, and the exports map as \`import\` resolves it. */
-const ESM_MAIN = `import 'reflect-metadata';
+/**
+ * The app's entry, as ES modules or as CommonJS (as \`nest new\` writes one, starting from a function): it
+ * boots the README's module and tells how the exports map resolves, for \`import\` or for \`require\`.
+ */
+function entrySource(kind: 'esm' | 'cjs'): string {
+  const esm = kind === 'esm';
+  const local = (file: string) => (esm ? `./${file}.js` : `./${file}`);
+  return `import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
-import { AppModule } from './app.module.js';
-import { BadgeService } from './typed-events.js';
+import { AppModule } from '${local('app.module')}';
+import { BadgeService } from '${local('typed-events')}';
 ${DECLARATION_CHECKS}
 function resolved(specifier: string): string {
   try {
-    return import.meta.resolve(specifier);
-  } catch (err) {
-    return String((err as { code?: string }).code ?? err);
-  }
-}
-
-export const typed: BadgeService | undefined = undefined;
-const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
-await app.listen(0, '127.0.0.1');
-const { port } = app.getHttpServer().address() as AddressInfo;
-console.log(
-  'READY ' +
-    JSON.stringify({
-      port,
-      terminus: resolved('nest-sse-notifications/terminus'),
-      internal: resolved('nest-sse-notifications/dist/sse/notification.service.js'),
-    }),
-);
-`;
-
-/** The CommonJS entry, as \`nest new\` writes one: no top-level await; the exports map as \`require\` resolves it. */
-const CJS_MAIN = `import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { AddressInfo } from 'node:net';
-import { AppModule } from './app.module';
-import { BadgeService } from './typed-events';
-${DECLARATION_CHECKS}
-function resolved(specifier: string): string {
-  try {
-    return require.resolve(specifier);
+    return ${esm ? 'import.meta.resolve' : 'require.resolve'}(specifier);
   } catch (err) {
     return String((err as { code?: string }).code ?? err);
   }
@@ -160,8 +137,9 @@ async function bootstrap(): Promise<void> {
       }),
   );
 }
-void bootstrap();
+${esm ? 'await bootstrap();' : 'void bootstrap();'}
 `;
+}
 
 /** Only the main entry, for a check of its declarations with nothing skipped. */
 const ENTRY_ONLY_SOURCE = `import { SseModule, type SseModuleOptions } from 'nest-sse-notifications';
@@ -427,7 +405,7 @@ describe('the npm package', () => {
 
   test("the README's code, in a strict NodeNext ES module app, compiles against the package's declarations and exports map", async () => {
     if (!installed) throw new Error('not installed: the install test failed');
-    await build(appDir, TSCONFIG, ESM_MAIN);
+    await build(appDir, TSCONFIG, entrySource('esm'));
     compiled = true;
   }, 100_000);
 
@@ -450,7 +428,7 @@ describe('the npm package', () => {
     const cjsDir = join(appDir, 'cjs');
     mkdirSync(cjsDir, { recursive: true });
     writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ name: 'sse-consumer-cjs', private: true }, null, 2));
-    await build(cjsDir, CJS_TSCONFIG, CJS_MAIN);
+    await build(cjsDir, CJS_TSCONFIG, entrySource('cjs'));
     const main = readFileSync(join(cjsDir, 'dist', 'main.js'), 'utf8');
     expect(readFileSync(join(cjsDir, 'dist', 'app.module.js'), 'utf8')).toContain('require("nest-sse-notifications")');
     expect(main).not.toMatch(/^import /m);
