@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { createDemoApp } from './demo/demo.app.js';
 import { loadDemoConfig } from './demo/demo.config.js';
+import { SseSetupError } from './sse/index.js';
 
 const logger = new Logger('DemoApp');
 
@@ -15,6 +16,8 @@ try {
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(`Listening on http://localhost:${port} (GET /sse, POST /notifications)`);
 } catch (err) {
-  logger.error((err as Error).message);
+  // The module's setup errors (Redis unreachable, ...) happen while Nest builds the app, and Nest's
+  // ExceptionHandler has told them in one line already: once is enough.
+  if (!(err instanceof SseSetupError)) logger.error((err as Error).message);
   process.exit(1);
 }

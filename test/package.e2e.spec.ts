@@ -8,11 +8,14 @@ import { signToken } from './harness/tokens.js';
 
 /**
  * The package as a user gets it: `npm pack` of this repository, installed by
- * `npm install <tarball>` into a fresh ESM Nest app outside the repository,
- * which is written in TypeScript, compiled with this repository's tsc against
- * the package's declarations and exports map, run with node, and streamed
- * from. `npm test` builds dist/ first (`pretest`); while developing, run
- * `npm run build`. The pack skips `prepack` (a build) so that dist/ is not
+ * `npm install <tarball>` into a fresh Nest app outside the repository. The
+ * app is the README's "Use it in your app" and "Typed events" code as it is
+ * printed, with an entry of its own; it is compiled with this repository's tsc
+ * against the package's declarations and exports map, once as ES modules and
+ * once as CommonJS (as `nest new` makes apps, which load the ESM-only package
+ * with Node's `require()` of ES modules), and each build is run with node and
+ * streamed from. `npm test` builds dist/ first (`pretest`); while developing,
+ * run `npm run build`. The pack skips `prepack` (a build) so that dist/ is not
  * rewritten under the suites that run `node dist/main.js` at the same time.
  */
 
@@ -21,6 +24,8 @@ const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
+  type: string;
+  engines: { node: string };
   exports: Record<string, string | Record<string, string>>;
 };
 const SECRET = `package-test-${process.pid}-${Date.now()}-secret`;
@@ -75,77 +80,68 @@ function expectSuccess(result: Run, what: string): void {
   }
 }
 
-/** The consumer app: the README's example, trimmed to a stream and a publish, imported by the package's name. */
-const APP_SOURCE = `import 'reflect-metadata';
-import { Body, Controller, HttpCode, Module, Post, type MessageEvent } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { AddressInfo } from 'node:net';
-import type { Observable } from 'rxjs';
-import {
-  Authenticated,
-  CurrentPrincipal,
-  NotificationService,
-  type Principal,
-  SseModule,
-  SseRoute,
-} from 'nest-sse-notifications';
-import type { SseHealthIndicator } from 'nest-sse-notifications/terminus';
-
-const secret = process.env.JWT_SECRET!;
-
-@Controller()
-class EventsController {
-  constructor(private readonly notifications: NotificationService) {}
-
-  @SseRoute('events')
-  events(@CurrentPrincipal() principal: Principal): Observable<MessageEvent> {
-    return this.notifications.stream(principal);
-  }
-
-  @Post('publish')
-  @HttpCode(202)
-  @Authenticated()
-  async publish(@Body() body: { userId: string; type: string; data: unknown }): Promise<{ id: string }> {
-    return { id: await this.notifications.publishToUser(body.userId, body.type, body.data) };
-  }
+/** The first TypeScript block after a heading of the README, as a user would paste it. */
+function readmeSnippet(heading: string): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf(`\n${heading}\n`);
+  if (at < 0) throw new Error(`the README has no "${heading}"`);
+  const start = readme.indexOf('```ts\n', at) + '```ts\n'.length;
+  return readme.slice(start, readme.indexOf('\n```', start) + 1);
 }
 
-@Module({
-  imports: [SseModule.forRoot({ auth: { jwt: { secret } } })],
-  controllers: [EventsController],
-})
-class AppModule {}
+/** The entry's checks of the declarations (were they `any`, these directives would be unused, which tsc reports). */
+const DECLARATION_CHECKS = `import type { SseHealthIndicator } from 'nest-sse-notifications/terminus';
+import { SseModule } from 'nest-sse-notifications';
 
-// The declarations are really read (were they \`any\`, these directives would be unused, which tsc reports).
 export function misuse(): void {
   // @ts-expect-error maxConnectionsPerUser is a number
-  SseModule.forRoot({ auth: { jwt: { secret } }, maxConnectionsPerUser: 'five' });
+  SseModule.forRoot({ auth: { jwt: { secret: 'x' } }, maxConnectionsPerUser: 'five' });
 }
 // @ts-expect-error SseHealthIndicator, from the terminus entry, has no such member
 export type NoSuchMember = SseHealthIndicator['noSuchMember'];
 export type HealthCheck = SseHealthIndicator['isHealthy'];
+`;
 
+/**
+ * The app's entry, as ES modules or as CommonJS (as \`nest new\` writes one, starting from a function): it
+ * boots the README's module and tells how the exports map resolves, for \`import\` or for \`require\`.
+ */
+function entrySource(kind: 'esm' | 'cjs'): string {
+  const esm = kind === 'esm';
+  const local = (file: string) => (esm ? `./${file}.js` : `./${file}`);
+  return `import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from '${local('app.module')}';
+import { BadgeService } from '${local('typed-events')}';
+${DECLARATION_CHECKS}
 function resolved(specifier: string): string {
   try {
-    return import.meta.resolve(specifier);
+    return ${esm ? 'import.meta.resolve' : 'require.resolve'}(specifier);
   } catch (err) {
     return String((err as { code?: string }).code ?? err);
   }
 }
 
-const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
-await app.listen(0, '127.0.0.1');
-const { port } = app.getHttpServer().address() as AddressInfo;
-console.log(
-  'READY ' +
-    JSON.stringify({
-      port,
-      terminus: resolved('nest-sse-notifications/terminus'),
-      internal: resolved('nest-sse-notifications/dist/sse/notification.service.js'),
-    }),
-);
+export const typed: BadgeService | undefined = undefined;
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  console.log(
+    'READY ' +
+      JSON.stringify({
+        port,
+        terminus: resolved('nest-sse-notifications/terminus'),
+        internal: resolved('nest-sse-notifications/dist/sse/notification.service.js'),
+      }),
+  );
+}
+${esm ? 'await bootstrap();' : 'void bootstrap();'}
 `;
+}
 
+/** Only the main entry, for a check of its declarations with nothing skipped. */
 /**
  * A Node script of the fresh app that uses the packed client, by its export
  * `nest-sse-notifications/client`, typed by the app's event map: it prints
@@ -183,6 +179,28 @@ export const client = new SseClient<{ todo: { title: string } }>({ url: 'http://
 export const answer = postStream('http://localhost/chat', { message: 'hi' });
 `;
 
+/** A CommonJS app's compiler options, as `nest new` writes them (with strict null checks, and no `any` left implicit). */
+const CJS_TSCONFIG = {
+  compilerOptions: {
+    module: 'commonjs',
+    declaration: true,
+    removeComments: true,
+    emitDecoratorMetadata: true,
+    experimentalDecorators: true,
+    allowSyntheticDefaultImports: true,
+    target: 'ES2023',
+    sourceMap: true,
+    outDir: './dist',
+    rootDir: './src',
+    skipLibCheck: true,
+    strictNullChecks: true,
+    noImplicitAny: true,
+    forceConsistentCasingInFileNames: true,
+    types: ['node'],
+  },
+  include: ['src'],
+};
+
 const TSCONFIG = {
   compilerOptions: {
     target: 'ES2022',
@@ -200,16 +218,20 @@ const TSCONFIG = {
   include: ['src'],
 };
 
+/** A built consumer app run with node: its READY line, and its output so far. */
+interface RunningConsumer {
+  ready: { port: number; terminus: string; internal: string };
+  output(): string;
+}
+
 describe('the npm package', () => {
   let work: string;
   let appDir: string;
   let tarball: string | undefined;
   let installed = false;
   let compiled = false;
-  let child: ChildProcess | undefined;
-  let childExited: Promise<void> | undefined;
-  let childOutput = '';
   let appUrl: string | undefined;
+  const children: Array<{ proc: ChildProcess; exited: Promise<void> }> = [];
   const sources: EventSource[] = [];
 
   beforeAll(() => {
@@ -223,21 +245,112 @@ describe('the npm package', () => {
 
   afterAll(async () => {
     sources.forEach((source) => source.close());
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+    for (const { proc, exited } of children) {
+      if (proc.exitCode !== null || proc.signalCode !== null) continue;
+      proc.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const exitedInTime = await Promise.race([
-        childExited!.then(() => true),
+        exited.then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5000))),
       ]);
       clearTimeout(timer);
       if (!exitedInTime) {
-        child.kill('SIGKILL');
-        await childExited;
+        proc.kill('SIGKILL');
+        await exited;
       }
     }
     if (work) rmSync(work, { recursive: true, force: true });
   });
+
+  /** Writes the README's code and an entry into `dir/src`, with its tsconfig, and compiles it. */
+  async function build(dir: string, tsconfig: object, main: string): Promise<void> {
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+    writeFileSync(join(dir, 'src', 'app.module.ts'), readmeSnippet('## Use it in your app'));
+    writeFileSync(join(dir, 'src', 'typed-events.ts'), readmeSnippet('### Typed events'));
+    writeFileSync(join(dir, 'src', 'main.ts'), main);
+    const tsc = await run(TSC, ['-p', 'tsconfig.json'], dir, 90_000);
+    expectSuccess(tsc, 'tsc');
+    expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
+  }
+
+  /** Runs `dist/main.js` of a built app until it prints its READY line. */
+  async function start(dir: string): Promise<RunningConsumer> {
+    const proc = spawn(process.execPath, ['dist/main.js'], { cwd: dir, env: childEnv({ JWT_SECRET: SECRET }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    children.push({ proc, exited });
+    let text = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    const ready = await new Promise<RunningConsumer['ready']>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no READY line within ${STARTUP_MS} ms:\n${text}`)), STARTUP_MS);
+      const check = () => {
+        const match = /^READY (.*)$/m.exec(text);
+        if (!match) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(match[1]) as RunningConsumer['ready']);
+      };
+      proc.stdout!.on('data', check);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`the app exited before listening:\n${text}`));
+      });
+    });
+    return { ready, output: () => text };
+  }
+
+  /** The README's routes, end to end: a 401 without a token, a stream that gets what the admin publishes, a 400 for a bad body. */
+  async function expectStreamsEndToEnd(url: string): Promise<void> {
+    const alice = await signToken('alice', { secret: SECRET });
+    const admin = await signToken('root', { secret: SECRET, roles: ['admin'] });
+
+    const anonymous = await fetch(`${url}/events`, { signal: AbortSignal.timeout(5000) });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="sse"');
+    await anonymous.body?.cancel();
+
+    const received: Array<{ type: string; id: string; data: string }> = [];
+    let failure: string | undefined;
+    const source = new EventSource(`${url}/events`, {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, Authorization: `Bearer ${alice}` } }),
+    });
+    sources.push(source);
+    for (const type of ['sse.ready', 'todo']) {
+      source.addEventListener(type, (event) => received.push({ type, id: event.lastEventId, data: event.data }));
+    }
+    source.addEventListener('error', (event) => (failure = `${event.code ?? ''} ${event.message ?? ''}`));
+    const until = async (condition: () => boolean, what: string) => {
+      const deadline = Date.now() + 5000;
+      while (!condition()) {
+        if (failure !== undefined) throw new Error(`stream error while waiting for ${what}: ${failure}`);
+        if (Date.now() > deadline) throw new Error(`no ${what} within 5 s; received ${JSON.stringify(received)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await until(() => received.some((event) => event.type === 'sse.ready'), 'sse.ready');
+
+    const post = (body: string | undefined) =>
+      fetch(`${url}/todos`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+    const published = await post(JSON.stringify({ userId: 'alice', title: 'Call Bob' }));
+    expect(published.status).toBe(202);
+    const { id } = (await published.json()) as { id: string };
+    expect(id).toMatch(/^\d+-\d+$/);
+    await until(() => received.some((event) => event.type === 'todo'), 'the todo event');
+    expect(received.filter((event) => event.type === 'todo')).toEqual([{ type: 'todo', id, data: '{"title":"Call Bob"}' }]);
+    source.close();
+
+    // The README's route refuses what is not a todo with a JSON 400, an empty body included: never a 500.
+    for (const body of [undefined, '', '{}', '{"userId":"alice"}', '[]']) {
+      const refused = await post(body);
+      expect({ body, status: refused.status }).toEqual({ body, status: 400 });
+      expect(((await refused.json()) as { statusCode: number }).statusCode).toBe(400);
+    }
+  }
 
   test('npm pack holds package.json, README.md, LICENSE and the library build only', async () => {
     const packDir = join(work, 'pack');
@@ -283,7 +396,8 @@ describe('the npm package', () => {
     if (!tarball) throw new Error('no tarball: the pack test failed');
     expect(relative(ROOT, appDir).startsWith('..')).toBe(true);
     expect(appDir.startsWith(`${ROOT}${sep}`)).toBe(false);
-    const peers = ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'rxjs', 'reflect-metadata'];
+    // As the README says to install: the package, an HTTP platform and zod, besides Nest's own peers.
+    const peers = ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'rxjs', 'reflect-metadata', 'zod'];
     writeFileSync(
       join(appDir, 'package.json'),
       JSON.stringify(
@@ -321,96 +435,31 @@ describe('the npm package', () => {
     installed = true;
   }, 120_000);
 
-  test("a strict NodeNext TypeScript app compiles against the package's declarations and exports map", async () => {
+  test("the README's code, in a strict NodeNext ES module app, compiles against the package's declarations and exports map", async () => {
     if (!installed) throw new Error('not installed: the install test failed');
-    writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
-    writeFileSync(join(appDir, 'src', 'main.ts'), APP_SOURCE);
+    // With a script of the app's that uses the packed client, in Node.
+    mkdirSync(join(appDir, 'src'), { recursive: true });
     writeFileSync(join(appDir, 'src', 'client.ts'), CLIENT_SOURCE);
-    const tsc = await run(TSC, ['-p', 'tsconfig.json'], appDir, 90_000);
-    expectSuccess(tsc, 'tsc');
-    expect(existsSync(join(appDir, 'dist', 'main.js'))).toBe(true);
+    await build(appDir, TSCONFIG, entrySource('esm'));
     expect(existsSync(join(appDir, 'dist', 'client.js'))).toBe(true);
     compiled = true;
   }, 100_000);
 
-  test('the compiled app, run with node, streams an event end to end', async () => {
+  test('the compiled ES module app, run with node, streams an event end to end', async () => {
     if (!compiled) throw new Error('not compiled: the compile test failed');
-    const proc = spawn(process.execPath, ['dist/main.js'], {
-      cwd: appDir,
-      env: childEnv({ JWT_SECRET: SECRET }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    childExited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (childOutput += chunk));
-    proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (childOutput += chunk));
-    const ready = await new Promise<{ port: number; terminus: string; internal: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no READY line within ${STARTUP_MS} ms:\n${childOutput}`)), STARTUP_MS);
-      const check = () => {
-        const match = /^READY (.*)$/m.exec(childOutput);
-        if (!match) return;
-        clearTimeout(timer);
-        resolve(JSON.parse(match[1]));
-      };
-      proc.stdout!.on('data', check);
-      void childExited!.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`the app exited before listening:\n${childOutput}`));
-      });
-    });
-
+    const { ready, output } = await start(appDir);
     // The terminus entry is in the exports map; the files behind it are not reachable by their paths.
     expect(fileURLToPath(ready.terminus)).toBe(join(appDir, 'node_modules', PACKAGE.name, 'dist', 'sse', 'terminus.js'));
     expect(ready.internal).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
-
-    const url = `http://127.0.0.1:${ready.port}`;
-    appUrl = url;
-    const token = await signToken('alice', { secret: SECRET });
-
-    const anonymous = await fetch(`${url}/events`, { signal: AbortSignal.timeout(5000) });
-    expect(anonymous.status).toBe(401);
-    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="sse"');
-    await anonymous.body?.cancel();
-
-    const received: Array<{ type: string; id: string; data: string }> = [];
-    let failure: string | undefined;
-    const source = new EventSource(`${url}/events`, {
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } }),
-    });
-    sources.push(source);
-    for (const type of ['sse.ready', 'todo']) {
-      source.addEventListener(type, (event) => received.push({ type, id: event.lastEventId, data: event.data }));
-    }
-    source.addEventListener('error', (event) => (failure = `${event.code ?? ''} ${event.message ?? ''}`));
-    const until = async (condition: () => boolean, what: string) => {
-      const deadline = Date.now() + 5000;
-      while (!condition()) {
-        if (failure !== undefined) throw new Error(`stream error while waiting for ${what}: ${failure}`);
-        if (Date.now() > deadline) throw new Error(`no ${what} within 5 s; received ${JSON.stringify(received)}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
-    await until(() => received.some((event) => event.type === 'sse.ready'), 'sse.ready');
-
-    const published = await fetch(`${url}/publish`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ userId: 'alice', type: 'todo', data: { title: 'Call Bob' } }),
-      signal: AbortSignal.timeout(5000),
-    });
-    expect(published.status).toBe(202);
-    const { id } = (await published.json()) as { id: string };
-    expect(id).toMatch(/^\d+-\d+$/);
-
-    await until(() => received.some((event) => event.type === 'todo'), 'the todo event');
-    expect(received.filter((event) => event.type === 'todo')).toEqual([{ type: 'todo', id, data: '{"title":"Call Bob"}' }]);
-    source.close();
-    expect(childOutput).not.toMatch(/ERROR|WARN/);
+    await expectStreamsEndToEnd(`http://127.0.0.1:${ready.port}`);
+    expect(output()).not.toMatch(/ERROR|WARN/);
+    appUrl = `http://127.0.0.1:${ready.port}`;
   });
 
   test('the packed client, imported in Node by its export, streams a typed event from the app', async () => {
     if (!appUrl) throw new Error('no app: the streaming test failed');
     const token = await signToken('bob', { secret: SECRET });
+    const admin = await signToken('root', { secret: SECRET, roles: ['admin'] });
     const proc = spawn(process.execPath, ['dist/client.js'], {
       cwd: appDir,
       env: childEnv({ APP_URL: appUrl, TOKEN: token }),
@@ -429,12 +478,13 @@ describe('the npm package', () => {
     };
     try {
       await until(/^OPEN$/m);
-      const published = await fetch(`${appUrl}/publish`, {
+      const published = await fetch(`${appUrl}/todos`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ userId: 'bob', type: 'todo', data: { title: 'Call Alice' } }),
+        headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId: 'bob', title: 'Call Alice' }),
         signal: AbortSignal.timeout(5000),
       });
+      expect(published.status).toBe(202);
       const { id } = (await published.json()) as { id: string };
       await until(/^EVENT /m);
       expect(JSON.parse(/^EVENT (.*)$/m.exec(output)![1])).toEqual({ title: 'CALL ALICE', id });
@@ -444,6 +494,27 @@ describe('the npm package', () => {
       proc.kill();
     }
   });
+
+  test(`the same code as a CommonJS app (as nest new makes it) loads the ESM-only package with require() on Node ${process.versions.node}, and streams end to end`, async () => {
+    if (!installed) throw new Error('not installed: the install test failed');
+    // What engines promises is what require() of ES modules needs: 20.19 on Node 20, 22.12 after.
+    expect(PACKAGE.type).toBe('module');
+    expect(PACKAGE.engines.node).toBe('^20.19.0 || >=22.12.0');
+    // A folder of the app with a package.json of its own, without "type": CommonJS, with the app's node_modules.
+    const cjsDir = join(appDir, 'cjs');
+    mkdirSync(cjsDir, { recursive: true });
+    writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ name: 'sse-consumer-cjs', private: true }, null, 2));
+    await build(cjsDir, CJS_TSCONFIG, entrySource('cjs'));
+    const main = readFileSync(join(cjsDir, 'dist', 'main.js'), 'utf8');
+    expect(readFileSync(join(cjsDir, 'dist', 'app.module.js'), 'utf8')).toContain('require("nest-sse-notifications")');
+    expect(main).not.toMatch(/^import /m);
+
+    const { ready, output } = await start(cjsDir);
+    expect(ready.terminus).toBe(join(appDir, 'node_modules', PACKAGE.name, 'dist', 'sse', 'terminus.js'));
+    expect(ready.internal).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    await expectStreamsEndToEnd(`http://127.0.0.1:${ready.port}`);
+    expect(output()).not.toMatch(/ERROR|WARN/);
+  }, 100_000);
 
   test("the main entry's and the client's declarations need none of the optional peers (prom-client, @nestjs/terminus), with no lib check skipped", async () => {
     if (!installed) throw new Error('not installed: the install test failed');

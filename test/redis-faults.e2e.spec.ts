@@ -1,26 +1,31 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHook } from 'node:async_hooks';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { publishId } from './harness/admin-api.js';
+import { compareIds } from './harness/event-ids.js';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { rawConnect, type RawConnect } from './harness/raw-stream.js';
 import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
 import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
-import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
+import { Child, listeningUrl, spawnDemo as spawnApp } from './harness/demo-process.js';
+import { signToken } from './harness/tokens.js';
 import { eventually, sleep, within } from './harness/waiting.js';
-import { TEST_ADAPTER } from './harness/demo-server.js';
 
 /**
  * The Redis backplane when things go wrong: an instance killed without
- * cleanup, Redis restarted (losing its data) under a live instance, Redis
- * unreachable at startup. Instances run in this process or as `node
+ * cleanup (its slots expire; its clients resume elsewhere and lose nothing
+ * acknowledged), Redis restarted under a live instance (keeping its data:
+ * nothing acknowledged is lost; losing it: the loss is reported), publishes
+ * and stats answered 503 with Retry-After while it is away, Redis unreachable
+ * at startup (one line). Instances run in this process or as `node
  * dist/main.js` children (build first: `npm run build`); extra Redis servers
  * are started with `redis-server` on spare ports.
  */
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const PREFIX = `sse-test-${process.pid}-${Date.now()}-faults:`;
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const TYPE = 'note';
 const SETTLE_MS = 250;
 const LEASE_TTL_MS = 1500;
@@ -36,50 +41,14 @@ function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
 }
 
-/** A child process whose output is collected. */
-class Child {
-  private text = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(readonly proc: ChildProcess) {
-    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
-    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.text += chunk));
-    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  get output(): string {
-    return this.text;
-  }
-
-  get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    await eventually(() => pattern.test(this.text) || !this.running, timeoutMs, `${pattern} in the output`).catch(() => undefined);
-    const match = this.text.match(pattern);
-    if (!match) throw new Error(`no ${pattern} within ${timeoutMs} ms (running: ${this.running}); output:\n${this.text}`);
-    return match;
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.running) this.proc.kill(signal);
-    await this.exited;
-  }
+function startRedisServer(port: number, dataDir?: string): Child {
+  return new Child(spawnRedisServer(port, undefined, dataDir));
 }
 
-/** `node dist/main.js` with only the given settings (and PATH). */
-function spawnApp(env: Record<string, string>): Child {
-  return new Child(
-    spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, HTTP_ADAPTER: TEST_ADAPTER, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-}
-
-function startRedisServer(port: number): Child {
-  return new Child(spawnRedisServer(port));
+/** A request's answer while Redis is away: bounded, so that a hung request fails the test instead of stalling it. */
+async function answerWhileAway(url: string, init: RequestInit = {}): Promise<{ status: number; retryAfter: string | null; body: string }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
 }
 
 /** SHUTDOWN NOSAVE: Redis goes away and forgets everything. */
@@ -225,7 +194,10 @@ describe('Redis backplane faults', () => {
     });
     measured.publishWhileRedisDown = { status: res.status, ms: Date.now() - started, body: await res.text() };
     expect(res.status).toBe(503);
-    expect((await server.stats().catch((err: Error) => err.message)) as string).toMatch(/^stats answered 503/);
+    expect(res.headers.get('retry-after')).toBe('10');
+    const statsWhileAway = await answerWhileAway(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+    expect(statsWhileAway).toMatchObject({ status: 503, retryAfter: '10' });
+    expect(JSON.parse(statsWhileAway.body)).toMatchObject({ statusCode: 503 });
     // A new stream cannot take a slot: 503 with Retry-After.
     const refused = await raw(server.url, 'rob');
     measured.connectWhileRedisDown = { status: refused.status, retryAfter: refused.retryAfter, body: refused.body };
@@ -276,6 +248,96 @@ describe('Redis backplane faults', () => {
     expect(await server.stats()).toEqual({ streams: 0, users: 0, instances: [] });
   });
 
+  it('an instance killed mid-stream (SIGKILL): its client resumes on another, and gets every acknowledged event once, in order, with no loss', async () => {
+    const local = await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: PREFIX });
+    const child = track(spawnApp({ REDIS_URL, SSE_REDIS_PREFIX: PREFIX, PORT: '0' }));
+    const childUrl = await listeningUrl(child);
+    // The load balancer: the child while it lives, this process's instance once it is gone.
+    const stream = await open(childUrl, 'kim', { route: (url) => (child.running ? url : url.replace(childUrl, local.url)) });
+
+    // A publisher that goes on throughout, on both instances while both live; a publish in flight on the killed
+    // instance is not acknowledged (it may or may not have been recorded).
+    const acked: string[] = [];
+    let unacknowledged = 0;
+    let stop = false;
+    const publisher = (async () => {
+      for (let i = 0; !stop; i++) {
+        const onChild = i % 2 === 1 && child.running;
+        try {
+          acked.push(await publishId(onChild ? childUrl : local.url, local.adminToken, { userId: 'kim', type: TYPE, data: i }, AbortSignal.timeout(5000)));
+        } catch {
+          if (!onChild) throw new Error('a publish on the surviving instance failed');
+          unacknowledged++;
+        }
+        await sleep(10);
+      }
+    })();
+
+    await stream.waitForType(TYPE, 10);
+    await child.kill('SIGKILL');
+    const atKill = acked.length;
+    // The client reconnects after its retry delay, while publishing goes on.
+    await stream.until(() => stream.ofType('sse.ready').length === 2, 10_000);
+    await eventually(() => acked.length >= atKill + 20, 10_000, 'more publishes after the kill');
+    stop = true;
+    await publisher;
+
+    await stream.until(() => acked.every((id) => notes(stream).some((event) => event.id === id)), 10_000);
+    const received = notes(stream).map((event) => event.id);
+    measured.sigkillMidStream = { acked: acked.length, received: received.length, unacknowledged, beforeKill: atKill };
+    // Every acknowledged event arrived; nothing twice, in id order; and no loss was reported, for none happened.
+    expect(received).toEqual([...new Set(received)].sort(compareIds));
+    expect(acked.filter((id) => !received.includes(id))).toEqual([]);
+    expect(received.length - acked.length).toBeLessThanOrEqual(unacknowledged);
+    expect(stream.ofType('sse.loss')).toEqual([]);
+    expect(stream.ofType('sse.close')).toEqual([]);
+  });
+
+  it('Redis restarted with its data kept: nothing acknowledged is lost, no loss is reported, and what is asked meanwhile gets 503 with Retry-After', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'sse-redis-aof-'));
+    try {
+      let redisServer = track(startRedisServer(port, dataDir));
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      await eventually(() => redisAnswers(redisUrl), 5000, 'the persistent Redis to answer');
+      const server = await startServer({ redisUrl, redisKeyPrefix: PREFIX });
+      const stream = await open(server.url, 'ada');
+      const acked = [await publish(server, { userId: 'ada' }, 1), await publish(server, { userId: 'ada' }, 2)];
+      await stream.waitForType(TYPE, 2);
+
+      // Killed outright: the append-only file, synced on every write, holds everything acknowledged.
+      await redisServer.kill('SIGKILL');
+      const publishing = await answerWhileAway(`${server.url}/notifications`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${server.adminToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId: 'ada', type: TYPE, data: 'while away' }),
+      });
+      const reading = await answerWhileAway(`${server.url}/sse/stats`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+      const connecting = await answerWhileAway(`${server.url}/sse`, { headers: { Authorization: `Bearer ${await signToken('ada')}` } });
+      for (const [what, answer] of Object.entries({ publishing, reading, connecting })) {
+        expect({ what, status: answer.status, retryAfter: answer.retryAfter }).toEqual({ what, status: 503, retryAfter: '10' });
+        expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 503 });
+      }
+
+      redisServer = track(startRedisServer(port, dataDir));
+      await eventually(() => redisAnswers(redisUrl), 5000, 'the persistent Redis to answer again');
+      await eventually(async () => (await server.publish({ userId: 'ada', type: 'probe', data: null })).status === 202, 10_000, 'publishing to work again');
+      acked.push(await publish(server, { userId: 'ada' }, 3), await publish(server, { userId: 'ada' }, 4));
+
+      // The stream that lived through it gets what came after, and nothing is reported lost.
+      await stream.waitForType(TYPE, 4, 10_000);
+      expect(notes(stream).map((event) => event.id)).toEqual(acked);
+      // A client resuming from before the outage gets the rest of it, from the history that was kept.
+      const resumed = await open(server.url, 'ada', { headers: { 'Last-Event-ID': acked[0] } });
+      await resumed.waitForType(TYPE, 3);
+      await sleep(SETTLE_MS);
+      expect(notes(resumed).map((event) => event.id)).toEqual(acked.slice(1));
+      for (const s of [stream, resumed]) expect(s.ofType('sse.loss')).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('Redis unreachable at startup: exit code 1 with one clear line and no stack trace', async () => {
     const port = await freePort();
     const started = Date.now();
@@ -285,6 +347,10 @@ describe('Redis backplane faults', () => {
     expect(exit).toEqual({ code: 1, signal: null });
     expect(child.output).toContain(`Redis at redis://127.0.0.1:${port} is unreachable`);
     expect(child.output).not.toMatch(/^ {4}at /m);
+    // One line says it: not Nest's and then the app's own.
+    const errors = child.output.split('\n').filter((line) => / ERROR /.test(line));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/ERROR \[ExceptionHandler\] RedisUnavailableError: Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable \(.+\); start it, or set waitForConnection/);
     expect(child.output).not.toContain('Listening on');
     measured.unreachableOutput = child.output.trim().split('\n');
   });

@@ -1,9 +1,17 @@
+import type { INestApplication } from '@nestjs/common';
+import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { createDemoApp } from '../src/demo/demo.app.js';
+import { publishId, stats } from './harness/admin-api.js';
+import { startDemoServer, TEST_ADAPTER, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { compareIds } from './harness/event-ids.js';
+import { LeanClient } from './harness/lean-client.js';
+import { RecordingLogger, slowClientDrops } from './harness/recording-logger.js';
 import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
 import { eventually, sleep, Waiters } from './harness/waiting.js';
@@ -12,7 +20,9 @@ import { eventually, sleep, Waiters } from './harness/waiting.js';
  * A client that stops reading: what waits for it is bounded (by `@SseRoute()`,
  * about 1 MiB by default); past it the server drops the connection and frees
  * its slot, other clients keep receiving, the server's memory stays flat, and
- * the client can resume from the last event it parsed.
+ * the client can resume from the last event it parsed. And a thousand clients
+ * that never read, under a burst of broadcasts (over Fastify, as the demo
+ * ships; the single slow client runs over both adapters).
  */
 
 /** Data of one large event: well under the 64 KiB event and request body limits. */
@@ -40,6 +50,13 @@ function heapUsed(gc: (() => void) | undefined): number {
   gc?.();
   gc?.();
   return process.memoryUsage().heapUsed;
+}
+
+/** What the process holds live, JS objects and the Buffers' memory alike, after a full collection. */
+function liveBytes(gc: () => void): number {
+  gc();
+  const { heapUsed: heap, arrayBuffers } = process.memoryUsage();
+  return heap + arrayBuffers;
 }
 
 /**
@@ -361,4 +378,138 @@ describe('a client that stops reading', () => {
       console.log(`slow client resume: dropped after ${sent} large events; ${before.length} parsed before, ${rest.length} resumed`);
     }
   });
+});
+
+/**
+ * The thousand clients connect through a Unix socket whose connections are
+ * handed to the app's HTTP server, as its TCP ones are: on loopback TCP the
+ * kernel grows a connection's send buffer to 4 MB, so a thousand stalled
+ * clients would hold 4 GB of the machine's kernel memory before the server's
+ * own bound comes into play. A Unix socket's buffer stays near 200 KB.
+ */
+describe('a thousand clients that never read, under a broadcast burst', () => {
+  const READERS = 1000;
+  /** Bytes that may wait for one client (SSE_MAX_PENDING_BYTES), small so that a thousand bounds are a measurable sum. */
+  const PENDING = 64 * 1024;
+  /** Data of one broadcast: its event on the wire is EVENT bytes or a little more. */
+  const DATA = 4000;
+  const EVENT = DATA + 200;
+  /** History kept for the broadcasts: all of it is retained, by design. */
+  const HISTORY = 50;
+  /** Broadcasts at most: far more than what the kernel's socket buffers and the bound take before a drop. */
+  const BURST = 600;
+  /** Live objects the burst itself has in flight: 8 publishes at a time and what Nest and V8 hold for them. */
+  const IN_FLIGHT = 4 * 1024 * 1024;
+
+  const logger = new RecordingLogger();
+  const socketPath = join(tmpdir(), `sse-slow-readers-${process.pid}.sock`);
+  const unixServer = createServer();
+  let app: INestApplication | undefined;
+  let reader: TestStream | undefined;
+  const clients: LeanClient[] = [];
+
+  afterAll(async () => {
+    reader?.close();
+    clients.forEach((client) => client.socket.destroy());
+    await app?.close();
+    await new Promise((resolve) => unixServer.close(resolve));
+    rmSync(socketPath, { force: true });
+  });
+
+  (TEST_ADAPTER === 'fastify' ? test : test.skip)(
+    `each holds at most ${PENDING / 1024} KiB + one event, memory stays under that bound for all ${READERS}, and all are dropped (one log line)`,
+    async () => {
+      const gc = collector();
+      if (!gc) throw new Error('this test needs a collector on demand (V8 --expose-gc, set at run time)');
+      app = await createDemoApp(
+        { ...TEST_CONFIG, maxPendingBytes: PENDING, historySize: HISTORY, maxConnectionsPerUser: READERS, maxConnections: 2 * READERS },
+        logger,
+      );
+      await app.listen(0, '127.0.0.1');
+      const httpServer = app.getHttpServer() as Server;
+      const port = (httpServer.address() as AddressInfo).port;
+      const url = `http://127.0.0.1:${port}`;
+      const admin = await signToken('admin', { roles: ['admin'] });
+
+      // The server's end of every stalled connection, to watch what waits in it.
+      const stalled: Socket[] = [];
+      unixServer.on('connection', (socket: Socket) => {
+        stalled.push(socket);
+        httpServer.emit('connection', socket);
+      });
+      rmSync(socketPath, { force: true });
+      await new Promise<void>((resolve) => unixServer.listen(socketPath, resolve));
+
+      // One client that reads, and a thousand that never do (their sockets are paused from the start).
+      reader = await TestStream.open(url, await signToken('reader'), { types: ['burst'] });
+      const token = await signToken('stalled');
+      // A few at a time, each batch accepted before the next: a Unix socket refuses connects past its listen
+      // backlog (EAGAIN) rather than queueing them.
+      for (let i = 0; i < READERS; i += 50) {
+        clients.push(...(await Promise.all(Array.from({ length: 50 }, () => LeanClient.open(socketPath, token, { read: false })))));
+        await eventually(() => stalled.length === clients.length, 5000, 'the server to accept the connections');
+      }
+      await eventually(async () => (await stats(url, admin)).streams === READERS + 1, 20_000, `${READERS} stalled streams to be open`);
+      expect(stalled).toHaveLength(READERS);
+
+      const baseline = liveBytes(gc);
+      let peak = 0;
+      let largestPending = 0;
+      const sample = () => {
+        peak = Math.max(peak, liveBytes(gc) - baseline);
+        for (const socket of stalled) if (!socket.destroyed) largestPending = Math.max(largestPending, socket.writableLength);
+      };
+      const sampler = setInterval(sample, 100);
+      const ids: string[] = [];
+      const data = 'b'.repeat(DATA);
+      let sent = 0;
+      try {
+        const publisher = async () => {
+          while (sent < BURST && stalled.some((socket) => !socket.destroyed)) {
+            sent++;
+            ids.push(await publishId(url, admin, { broadcast: true, type: 'burst', data }));
+          }
+        };
+        await Promise.all(Array.from({ length: 8 }, publisher));
+      } finally {
+        clearInterval(sampler);
+      }
+      sample();
+
+      // Every stalled client was dropped, within the burst.
+      expect(stalled.filter((socket) => !socket.destroyed)).toHaveLength(0);
+      expect(sent).toBeLessThan(BURST);
+      await eventually(async () => (await stats(url, admin)).streams === 1, 10_000, 'the dropped streams to free their slots');
+
+      // The bound: what waits for one client is at most PENDING and the write that crossed it (the server checks
+      // after each write). Were every waiting byte a copy of its own (they are one shared buffer per event), the
+      // process could hold READERS times that, plus the history it keeps by design: the live memory stays under it.
+      expect(largestPending).toBeLessThanOrEqual(PENDING + EVENT);
+      const bound = READERS * (PENDING + EVENT) + HISTORY * EVENT + IN_FLIGHT;
+      expect(peak).toBeLessThan(bound);
+      // Once they are dropped, nothing is kept for them: what is left over the baseline is the history's share.
+      const after = liveBytes(gc) - baseline;
+      expect(after).toBeLessThan(HISTORY * EVENT + IN_FLIGHT);
+
+      // The reader got every broadcast, in order, once each.
+      await reader.waitForType('burst', ids.length, 20_000);
+      expect(reader.ofType('burst').map((event) => event.id)).toEqual([...ids].sort(compareIds));
+
+      // One warning per interval, with the count, and not a line per client (the interval ends at close at the latest).
+      await app.close();
+      app = undefined;
+      const drops = slowClientDrops(logger.lines);
+      expect(drops.reduce((sum, line) => sum + line.count, 0)).toBe(READERS);
+      expect(drops.length).toBeLessThanOrEqual(2);
+      expect(drops.every((line) => line.level === 'warn' && line.context === 'SseWriter')).toBe(true);
+      if (process.env.SSE_TEST_FIGURES) {
+        console.log(
+          `${READERS} stalled readers: dropped after ${sent} broadcasts of ${DATA} chars; largest pending ${largestPending} B; ` +
+            `live memory peak +${(peak / 1048576).toFixed(1)} MB (bound ${(bound / 1048576).toFixed(1)} MB), after +${(after / 1048576).toFixed(1)} MB; ` +
+            `log lines: ${JSON.stringify(drops)}`,
+        );
+      }
+    },
+    90_000,
+  );
 });

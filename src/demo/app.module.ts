@@ -39,6 +39,7 @@ export class AppModule {
             maxConnections: config.maxConnections,
             heartbeatMs: config.heartbeatMs,
             retryAfterSeconds: config.retryAfterSeconds,
+            maxPendingBytes: config.maxPendingBytes,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
             metrics: { registry },

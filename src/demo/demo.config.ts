@@ -14,6 +14,8 @@ export interface DemoConfig {
   heartbeatMs: number;
   /** `Retry-After` of a 429 or 503, in seconds. */
   retryAfterSeconds: number;
+  /** Bytes that may wait for a client that does not read before its stream is dropped. */
+  maxPendingBytes: number;
   corsOrigins: string[];
   historySize: number;
   historyTtlMs: number;
@@ -63,6 +65,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     maxConnections: integer(env, 'SSE_MAX_CONNECTIONS', 10_000),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
     retryAfterSeconds: integer(env, 'SSE_RETRY_AFTER_SECONDS', 10),
+    maxPendingBytes: integer(env, 'SSE_MAX_PENDING_BYTES', 1024 * 1024),
     corsOrigins: (env.CORS_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())

@@ -7,6 +7,7 @@ export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOp
 export { SSE_OPTIONS, REDIS_BACKPLANE } from './sse.constants.js';
 export { NotificationService } from './notification.service.js';
 export type { StreamOptions, SseStats } from './notification.service.js';
+export { SseSetupError } from './sse-setup.error.js';
 
 // The wire contract of the module's own events, shared with the client.
 export {
@@ -54,6 +55,8 @@ export { SseWriter } from './http/sse-writer.js';
 export { formatMessage } from './http/sse-wire.js';
 export { sseCorsOptions } from './http/sse-cors.js';
 export { JsonDepthPipe } from './http/json-depth.pipe.js';
+export { SseUnavailableError } from './http/sse-unavailable.error.js';
+export { RetryAfterFilter } from './http/retry-after.filter.js';
 
 // streams/: one principal's stream.
 export { NotificationStream } from './streams/notification-stream.js';
@@ -82,7 +85,7 @@ export { RedisKeys } from './redis/redis-keys.js';
 
 // observability/: metrics and health.
 export { SseMetrics, NoSseMetrics } from './observability/sse-metrics.js';
-export type { PublishKind, RejectionReason, StreamCounts } from './observability/sse-metrics.js';
+export type { PublishKind, RejectionReason, StreamCounts, BackplaneOperation } from './observability/sse-metrics.js';
 export type { SsePrometheusOptions, SseMetricsRegistry } from './observability/sse-metrics.js';
 export { SseHealth } from './observability/sse-health.js';
 export type { SseHealthState } from './observability/sse-health.js';

@@ -5,7 +5,6 @@ import {
   HttpStatus,
   type MessageEvent,
   PayloadTooLargeException,
-  ServiceUnavailableException,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
@@ -15,6 +14,7 @@ import { InMemoryConnectionLimiter } from './limits/in-memory-connection.limiter
 import { NotificationService, type StreamOptions } from './notification.service.js';
 import type { Principal } from './auth/principal.js';
 import { InvalidSseInputError } from './events/sse-name.js';
+import { SseUnavailableError } from './http/sse-unavailable.error.js';
 import { CLOSE_EVENT, CLOSED_BY_SERVER, LOSS_EVENT, READY_EVENT } from '../protocol/reserved-events.js';
 import { resolveOptions, type SseModuleOptions } from './sse.options.js';
 import type { SubscriberRegistry } from './streams/subscriber-registry.js';
@@ -477,7 +477,8 @@ describe('NotificationService', () => {
       await service.onModuleInit();
       services.push(service);
       const err = await service.broadcast('x', 1).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ServiceUnavailableException);
+      expect(err).toBeInstanceOf(SseUnavailableError);
+      expect((err as SseUnavailableError).retryAfterSeconds).toBe(options.retryAfterSeconds);
       expect((err as Error).message).not.toContain('ECONNREFUSED');
       // Refusals of the input stay 400.
       await expect(service.broadcast('sse.x', 1)).rejects.toBeInstanceOf(InvalidSseInputError);
@@ -497,8 +498,8 @@ describe('NotificationService', () => {
       const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'), new NoSseMetrics());
       await service.onModuleInit();
       services.push(service);
-      await expect(service.stats()).rejects.toBeInstanceOf(ServiceUnavailableException);
-      await expect(service.closeUser('alice')).rejects.toBeInstanceOf(ServiceUnavailableException);
+      await expect(service.stats()).rejects.toBeInstanceOf(SseUnavailableError);
+      await expect(service.closeUser('alice')).rejects.toBeInstanceOf(SseUnavailableError);
     });
   });
 
@@ -575,8 +576,9 @@ describe('NotificationService', () => {
       expect(alice.types()).toEqual([READY_EVENT]);
       expect(await service.stats()).toMatchObject({ streams: 0, users: 0 });
       const err = thrown(() => service.stream(principal('carol')));
-      expect(err).toBeInstanceOf(ServiceUnavailableException);
-      expect((err as ServiceUnavailableException).getStatus()).toBe(503);
+      expect(err).toBeInstanceOf(SseUnavailableError);
+      expect((err as SseUnavailableError).getStatus()).toBe(503);
+      expect((err as SseUnavailableError).retryAfterSeconds).toBe(10);
     });
 
     it('stops the heartbeat timer', async () => {

@@ -7,7 +7,6 @@ import {
   Logger,
   type OnModuleInit,
   PayloadTooLargeException,
-  ServiceUnavailableException,
 } from '@nestjs/common';
 import { CLOSED_BY_SERVER } from '../protocol/reserved-events.js';
 import { Broker } from './delivery/broker.js';
@@ -25,7 +24,8 @@ import type { ResolvedSseOptions } from './sse.options.js';
 import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './streams/stream-subscriber.js';
 import { NotificationStream } from './streams/notification-stream.js';
 import { SubscriberRegistry } from './streams/subscriber-registry.js';
-import { SseMetrics } from './observability/sse-metrics.js';
+import { type BackplaneOperation, SseMetrics } from './observability/sse-metrics.js';
+import { SseUnavailableError } from './http/sse-unavailable.error.js';
 
 export interface StreamOptions {
   /** Topics to receive besides the user's own events and the broadcasts. */
@@ -111,7 +111,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
         `The event data is ${serialized.length} characters of JSON; at most ${this.options.maxEventDataLength} are allowed`,
       );
     }
-    const event = await this.unlessUnavailable('Events cannot be published', () =>
+    const event = await this.unlessUnavailable('publish', 'Events cannot be published', () =>
       this.broker.publish(recipients, type, serialized),
     );
     this.metrics.published('userIds' in recipients ? 'users' : 'topic' in recipients ? 'topic' : 'broadcast');
@@ -140,7 +140,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
    * when it cannot be given.
    */
   stream(principal: Principal, options: StreamOptions = {}): NotificationStream {
-    if (this.stopping) throw new ServiceUnavailableException('The server is shutting down');
+    if (this.stopping) throw new SseUnavailableError('The server is shutting down', this.options.retryAfterSeconds);
     const topics = this.readableTopics(principal, options.topics ?? []);
     const lastEventId = options.lastEventId || undefined;
     const scope: StreamScope = {
@@ -165,7 +165,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
   /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open. */
   async closeUser(userId: string): Promise<number> {
     assertSseName('user id', userId);
-    return this.unlessUnavailable('Streams cannot be closed', async () => {
+    return this.unlessUnavailable('close_user', 'Streams cannot be closed', async () => {
       const open = await this.limiter.held(userId);
       await this.broker.disconnect(userId);
       return open;
@@ -179,7 +179,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
 
   /** Open streams and users, counted by their connection slots. */
   stats(): Promise<SseStats> {
-    return this.unlessUnavailable('Stats cannot be read', () => this.limiter.usage());
+    return this.unlessUnavailable('stats', 'Stats cannot be read', () => this.limiter.usage());
   }
 
   /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
@@ -189,15 +189,15 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     return ending.length;
   }
 
-  /** A failure of the shared store (Redis away) is a 503 to the caller, not a 500. */
-  private async unlessUnavailable<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  /** A failure of the shared store (Redis away) is a 503 with `Retry-After` to the caller, not a 500. */
+  private async unlessUnavailable<T>(operation: BackplaneOperation, what: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      return await run();
     } catch (err) {
       if (err instanceof HttpException) throw err;
-      this.metrics.backplaneError(what);
+      this.metrics.backplaneError(operation);
       this.logger.warn(`${what}: ${(err as Error).message}`);
-      throw new ServiceUnavailableException(`${what} right now; retry shortly`);
+      throw new SseUnavailableError(`${what} right now; retry shortly`, this.options.retryAfterSeconds);
     }
   }
 

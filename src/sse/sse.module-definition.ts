@@ -8,5 +8,7 @@ export const {
   ASYNC_OPTIONS_TYPE: SSE_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<SseModuleOptions>()
   .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  // Global by default, as Nest's own throttler and event emitter are: the guards that @SseRoute() puts on a
+  // controller are built in that controller's module, which must see the module's providers.
+  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();

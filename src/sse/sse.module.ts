@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { Broker } from './delivery/broker.js';
 import { ConnectionLimitGuard } from './limits/connection-limit.guard.js';
 import { ConnectionLimiter } from './limits/connection-limiter.js';
@@ -13,6 +14,7 @@ import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
+import { RetryAfterFilter } from './http/retry-after.filter.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -28,6 +30,8 @@ import { SseHealth } from './observability/sse-health.js';
     SseWriterInterceptor,
     SseWriter,
     SseHealth,
+    // Every 503 of the module gets its Retry-After, wherever it is thrown.
+    { provide: APP_FILTER, useClass: RetryAfterFilter },
   ],
   exports: [
     SSE_OPTIONS,

@@ -15,6 +15,7 @@ import { REDIS_BACKPLANE, SSE_OPTIONS } from './sse.constants.js';
 import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from './sse.options.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
+import { requireSseModule } from './sse-module-required.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -23,8 +24,9 @@ import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
 export const sseProviders: Provider[] = [
   {
     provide: SSE_OPTIONS,
-    useFactory: (options: SseModuleOptions) => resolveOptions(options),
-    inject: [SSE_MODULE_OPTIONS],
+    // Absent when the bare SseModule class is imported: an error that names forRoot, not Nest's unresolved token.
+    useFactory: (options?: SseModuleOptions) => resolveOptions(requireSseModule(options, 'SseModule')),
+    inject: [{ token: SSE_MODULE_OPTIONS, optional: true }],
   },
   {
     provide: TokenVerifier,

@@ -34,6 +34,7 @@ export const TEST_CONFIG: DemoConfig = {
   maxConnections: 10_000,
   heartbeatMs: 15_000,
   retryAfterSeconds: 10,
+  maxPendingBytes: 1024 * 1024,
   corsOrigins: [],
   historySize: 1000,
   historyTtlMs: 3_600_000,

@@ -14,9 +14,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `redis-server` on 127.0.0.1:`port` that saves nothing: started again, it is empty. */
-export function spawnRedisServer(port: number, password?: string): ChildProcess {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+/**
+ * `redis-server` on 127.0.0.1:`port` that saves nothing: started again, it is empty. With `dataDir`, it keeps
+ * everything there instead (an append-only file, synced on every write), so that even one killed comes back whole.
+ */
+export function spawnRedisServer(port: number, password?: string, dataDir?: string): ChildProcess {
+  const persistence = dataDir ? ['--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence];
   if (password) args.push('--requirepass', password);
   return spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -24,6 +24,8 @@ export interface TestStreamOptions {
   headers?: Record<string, string>;
   /** Query string, without `?`. */
   query?: string;
+  /** Where each (re)connection goes, as a load balancer decides: the URL to fetch for the stream's URL. */
+  route?: (url: string) => string;
 }
 
 const MODULE_TYPES = ['sse.ready', 'sse.close', 'sse.loss', 'message'];
@@ -42,7 +44,7 @@ export class TestStream {
     const url = `${baseUrl}/sse${options.query ? `?${options.query}` : ''}`;
     this.source = new EventSource(url, {
       fetch: (input, init) =>
-        fetch(input, {
+        fetch(options.route ? options.route(String(input)) : input, {
           ...init,
           headers: {
             ...init.headers,

@@ -4,6 +4,7 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Optional,
   UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
@@ -13,6 +14,7 @@ import { PRINCIPAL_KEY, REQUIRED_ROLES, SSE_OPTIONS } from '../sse.constants.js'
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
 import { assertSseName } from '../events/sse-name.js';
+import { requireSseModule } from '../sse-module-required.js';
 
 interface IncomingRequest {
   method?: string;
@@ -33,14 +35,17 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 @Injectable()
 export class TokenAuthGuard implements CanActivate {
   private readonly realm: string;
+  private readonly options: ResolvedSseOptions;
 
   constructor(
-    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
-    @Inject(TokenVerifier) private readonly verifier: TokenVerifier | null,
+    // Optional, so that a module that cannot see SseModule fails with a message naming the fix.
+    @Optional() @Inject(SSE_OPTIONS) options: ResolvedSseOptions | undefined,
+    @Optional() @Inject(TokenVerifier) private readonly verifier: TokenVerifier | null,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
   ) {
-    this.realm = options.auth.realm ?? 'sse';
+    this.options = requireSseModule(options, 'TokenAuthGuard (@SseRoute, @Authenticated)');
+    this.realm = this.options.auth.realm ?? 'sse';
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

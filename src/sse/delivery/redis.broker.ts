@@ -149,7 +149,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
         }
       } catch (err) {
         if (this.stopped) break;
-        this.metrics.backplaneError('read-log');
+        this.metrics.backplaneError('read_log');
         if (!failing) this.logger.warn(`Cannot read the event log: ${(err as Error).message}; retrying`);
         failing = true;
         await new Promise((resolve) => setTimeout(resolve, 500));

@@ -3,6 +3,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { SseMetrics } from '../observability/sse-metrics.js';
 import { chunkOf, wireOf } from './sse-wire.js';
 import type { MessageSink } from '../streams/stream-subscriber.js';
+import { SseUnavailableError } from './sse-unavailable.error.js';
+import type { SlowClientReport } from './slow-client.report.js';
 
 const SSE_HEADERS: OutgoingHttpHeaders = {
   'Content-Type': 'text/event-stream',
@@ -31,6 +33,8 @@ export function nodeResponseOf(response: AdapterResponse): ServerResponse {
 export interface SinkServices {
   readonly logger: Logger;
   readonly metrics: SseMetrics;
+  /** Where drops of clients that do not read are counted, to be told once per interval. */
+  readonly slowClients: SlowClientReport;
 }
 
 /**
@@ -101,9 +105,7 @@ export class ResponseSink implements MessageSink {
     const flowing = chunk && socket?.writable ? socket.write(chunk) : raw.write(wireOf(message));
     // write() answers false once the response buffers: only then can the bound have been passed.
     if (!flowing && raw.writableLength > this.maxPendingBytes + this.burst) {
-      this.services.logger.warn(
-        `A client is not reading: ${raw.writableLength} bytes wait for it (limit ${this.maxPendingBytes}); dropping its stream`,
-      );
+      this.services.slowClients.dropped(raw.writableLength);
       this.services.metrics.slowClientDropped();
       raw.destroy();
     }
@@ -172,7 +174,9 @@ export class ResponseSink implements MessageSink {
     const status = err instanceof HttpException ? err.getStatus() : 500;
     if (status >= 500) this.services.logger.error(`A stream could not start: ${(err as Error).message}`);
     const body = err instanceof HttpException ? err.getResponse() : { statusCode: 500, message: 'Internal server error' };
-    this.raw.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    const headers: OutgoingHttpHeaders = { 'Content-Type': 'application/json; charset=utf-8' };
+    if (err instanceof SseUnavailableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    this.raw.writeHead(status, headers);
     this.raw.end(JSON.stringify(typeof body === 'string' ? { statusCode: status, message: body } : body));
   }
 }

@@ -1,4 +1,4 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
@@ -6,6 +6,7 @@ import { SSE_ROUTE_OPTIONS } from '../sse.constants.js';
 import type { SseRouteOptions } from './sse-route.options.js';
 import { type AdapterResponse, nodeResponseOf } from './response-sink.js';
 import { SseWriter } from './sse-writer.js';
+import { requireSseModule } from '../sse-module-required.js';
 
 const ROUTE_WRITER = Symbol('sse:route-writer');
 
@@ -24,10 +25,15 @@ type RequestWithWriter = IncomingMessage & { [ROUTE_WRITER]?: RouteWriter };
  */
 @Injectable()
 export class SseWriterInterceptor implements NestInterceptor {
+  private readonly writer: SseWriter;
+
   constructor(
-    private readonly writer: SseWriter,
+    // Optional, so that a module that cannot see SseModule fails with a message naming the fix.
+    @Optional() @Inject(SseWriter) writer: SseWriter | undefined,
     private readonly reflector: Reflector,
-  ) {}
+  ) {
+    this.writer = requireSseModule(writer, 'SseWriterInterceptor (@SseRoute)');
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const route = this.reflector.get<SseRouteOptions | undefined>(SSE_ROUTE_OPTIONS, context.getHandler());

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, type MessageEvent } from '@nestjs/common';
+import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { NotificationStream } from '../streams/notification-stream.js';
 import { type AdapterResponse, nodeResponseOf, ResponseSink, type SinkServices } from './response-sink.js';
 import { SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
+import { SlowClientReport } from './slow-client.report.js';
 
 /**
  * Writes the messages of an SSE route to its response. A message sent to many
@@ -13,14 +14,20 @@ import { SseMetrics } from '../observability/sse-metrics.js';
  * directly, with no operator in between.
  */
 @Injectable()
-export class SseWriter {
+export class SseWriter implements OnApplicationShutdown {
   private readonly services: SinkServices;
 
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
     metrics: SseMetrics,
   ) {
-    this.services = { logger: new Logger(SseWriter.name), metrics };
+    const logger = new Logger(SseWriter.name);
+    this.services = { logger, metrics, slowClients: new SlowClientReport(logger) };
+  }
+
+  /** Drops not told yet are told now. */
+  onApplicationShutdown(): void {
+    this.services.slowClients.flush();
   }
 
   serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {

@@ -1,4 +1,5 @@
-import { HttpException, HttpStatus, ServiceUnavailableException, type ExecutionContext } from '@nestjs/common';
+import { HttpException, HttpStatus, type ExecutionContext } from '@nestjs/common';
+import { SseUnavailableError } from '../http/sse-unavailable.error.js';
 import type { HttpAdapterHost } from '@nestjs/core';
 import { EventEmitter } from 'node:events';
 import { ConnectionLimitGuard } from './connection-limit.guard.js';
@@ -153,7 +154,7 @@ describe('ConnectionLimitGuard', () => {
     expect((await limiter.usage()).streams).toBe(0);
   });
 
-  it('answers 503 with Retry-After when the limiter cannot count', async () => {
+  it('answers 503 carrying its Retry-After (set by RetryAfterFilter) when the limiter cannot count', async () => {
     class UnreachableLimiter extends ConnectionLimiter {
       async acquire(): Promise<AcquireResult> {
         throw new Error('connection refused');
@@ -168,9 +169,11 @@ describe('ConnectionLimitGuard', () => {
     const { guard, calls } = setup(1, 100, 5, new UnreachableLimiter());
     const response = new FakeResponse();
     const err = await rejection(guard.canActivate(contextOf({ [PRINCIPAL_KEY]: principal('alice') }, response)));
-    expect(err).toBeInstanceOf(ServiceUnavailableException);
-    expect((err as ServiceUnavailableException).getStatus()).toBe(503);
-    expect(calls).toEqual([{ response, name: 'Retry-After', value: '5' }]);
+    expect(err).toBeInstanceOf(SseUnavailableError);
+    expect((err as SseUnavailableError).getStatus()).toBe(503);
+    expect((err as SseUnavailableError).retryAfterSeconds).toBe(5);
+    // The header is the filter's to set, as for every 503 of the module.
+    expect(calls).toEqual([]);
     expect(response.listenerCount('close')).toBe(0);
   });
 });

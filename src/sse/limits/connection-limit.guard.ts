@@ -6,16 +6,18 @@ import {
   Inject,
   Injectable,
   Logger,
-  ServiceUnavailableException,
+  Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { ServerResponse } from 'node:http';
 import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js';
 import type { Principal } from '../auth/principal.js';
 import { type AdapterResponse, nodeResponseOf } from '../http/response-sink.js';
+import { SseUnavailableError } from '../http/sse-unavailable.error.js';
 import { PRINCIPAL_KEY, SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
+import { requireSseModule } from '../sse-module-required.js';
 
 /**
  * Takes a connection slot for the caller's user, or answers 429 before any
@@ -26,13 +28,17 @@ import { SseMetrics } from '../observability/sse-metrics.js';
 @Injectable()
 export class ConnectionLimitGuard implements CanActivate {
   private readonly logger = new Logger(ConnectionLimitGuard.name);
+  private readonly options: ResolvedSseOptions;
 
   constructor(
-    @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
-    private readonly limiter: ConnectionLimiter,
+    // Optional, so that a module that cannot see SseModule fails with a message naming the fix.
+    @Optional() @Inject(SSE_OPTIONS) options: ResolvedSseOptions | undefined,
+    @Optional() private readonly limiter: ConnectionLimiter,
     private readonly adapterHost: HttpAdapterHost,
-    private readonly metrics: SseMetrics,
-  ) {}
+    @Optional() private readonly metrics: SseMetrics,
+  ) {
+    this.options = requireSseModule(options, 'ConnectionLimitGuard (@SseRoute)');
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
@@ -44,8 +50,7 @@ export class ConnectionLimitGuard implements CanActivate {
     const result = await this.limiter.acquire(principal.userId).catch((err: Error) => {
       this.logger.warn(`Connection slots cannot be counted: ${err.message}`);
       this.metrics.rejected('unavailable');
-      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
-      throw new ServiceUnavailableException('Connections cannot be counted right now; retry shortly');
+      throw new SseUnavailableError('Connections cannot be counted right now; retry shortly', this.options.retryAfterSeconds);
     });
     if (!result.granted) {
       this.metrics.rejected(result.scope);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry, register as globalRegistry } from 'prom-client';
 import type { LossReason } from '../../protocol/reserved-events.js';
 import {
+  type BackplaneOperation,
   type PublishKind,
   type RejectionReason,
   SseMetrics,
@@ -81,7 +82,7 @@ export class PrometheusSseMetrics extends SseMetrics {
     this.slowClientsTotal.inc();
   }
 
-  backplaneError(operation: string): void {
+  backplaneError(operation: BackplaneOperation): void {
     this.backplaneErrorsTotal.inc({ operation });
   }
 

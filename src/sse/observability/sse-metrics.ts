@@ -18,6 +18,8 @@ export interface SsePrometheusOptions {
 
 export type PublishKind = 'users' | 'topic' | 'broadcast';
 export type RejectionReason = 'user' | 'instance' | 'unavailable';
+/** What failed against the shared store: the `operation` label of `sse_backplane_errors_total`. */
+export type BackplaneOperation = 'publish' | 'close_user' | 'stats' | 'read_log';
 
 /** What the metrics read when they are collected: this instance's open streams and users. */
 export type StreamCounts = () => { streams: number; users: number };
@@ -33,7 +35,7 @@ export abstract class SseMetrics {
   abstract lost(reason: LossReason): void;
   abstract rejected(reason: RejectionReason): void;
   abstract slowClientDropped(): void;
-  abstract backplaneError(operation: string): void;
+  abstract backplaneError(operation: BackplaneOperation): void;
   abstract watch(counts: StreamCounts): void;
 }
 

@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedisKeys } from './redis-keys.js';
+import { SseSetupError } from '../sse-setup.error.js';
 
 export interface SseRedisOptions {
   /** Default `redis://127.0.0.1:6379`. */
@@ -132,15 +133,8 @@ export class RedisBackplane implements OnApplicationShutdown {
   }
 }
 
-/** An operator's problem, not a bug: its message says all, so it is logged without a stack trace. */
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-
-  constructor(message: string) {
-    super(message);
-    this.stack = `${this.name}: ${message}`;
-  }
-}
+/** Redis does not answer at startup: an operator's problem, told in one line (see `SseSetupError`). */
+export class RedisUnavailableError extends SseSetupError {}
 
 function clientOptions(): RedisOptions {
   return {
