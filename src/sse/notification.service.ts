@@ -17,7 +17,8 @@ import { comparePositions, type EventPosition, parseEventId } from './events/eve
 import { nestsDeeperThan } from './events/json-depth.js';
 import { HistoryStore } from './delivery/history.store.js';
 import type { Principal } from './auth/principal.js';
-import { serializePayload } from './events/published-event.js';
+import { type PublishedEvent, serializePayload } from './events/published-event.js';
+import { withWire } from './http/sse-wire.js';
 import { normalizeTarget, type PublishTarget } from './events/publish-target.js';
 import { SSE_OPTIONS } from './sse.constants.js';
 import { assertPublishableType, assertSseName, InvalidSseInputError } from './events/sse-name.js';
@@ -100,6 +101,11 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
+    return (await this.publishEvent(target, type, data)).message.id;
+  }
+
+  /** Publishes like `publish`, and resolves to the event as published: its position, its checked target and its data as sent. */
+  async publishEvent<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<PublishedEvent> {
     const recipients = normalizeTarget(target);
     assertPublishableType(type);
     if (nestsDeeperThan(data, this.options.maxEventDataDepth)) {
@@ -115,7 +121,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
       this.broker.publish(recipients, type, serialized),
     );
     this.metrics.published('userIds' in recipients ? 'users' : 'topic' in recipients ? 'topic' : 'broadcast');
-    return event.message.id;
+    return event;
   }
 
   publishToUser<Type extends EventType<Events>>(userId: string, type: Type, data: Events[Type]): Promise<string> {
@@ -170,6 +176,22 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
       await this.broker.disconnect(userId);
       return open;
     });
+  }
+
+  /** The users with a stream on this instance. */
+  localUsers(): string[] {
+    return this.registry.users();
+  }
+
+  /**
+   * Writes a message to this instance's streams of a user that carry the user's events, at once and without an id
+   * (it is state for the client, not part of what a resume replays). Returns how many streams it was written to.
+   */
+  sendLocal(userId: string, type: string, data: string): number {
+    const streams = this.registry.ofUser(userId).filter((subscriber) => subscriber.scope.userEvents);
+    const message = withWire({ type, data });
+    streams.forEach((subscriber) => subscriber.notify(message));
+    return streams.length;
   }
 
   /** Streams and users open on this instance. */

@@ -13,6 +13,8 @@ import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
+import { InboxService } from './inbox/inbox.service.js';
+import { InboxStore } from './inbox/inbox.store.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -28,6 +30,7 @@ import { SseHealth } from './observability/sse-health.js';
     SseWriterInterceptor,
     SseWriter,
     SseHealth,
+    InboxService,
   ],
   exports: [
     SSE_OPTIONS,
@@ -42,6 +45,8 @@ import { SseHealth } from './observability/sse-health.js';
     SseWriter,
     SseMetrics,
     SseHealth,
+    InboxService,
+    InboxStore,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

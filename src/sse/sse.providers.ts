@@ -15,6 +15,8 @@ import { REDIS_BACKPLANE, SSE_OPTIONS } from './sse.constants.js';
 import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from './sse.options.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
+import { InboxStore } from './inbox/inbox.store.js';
+import { chooseInboxStore } from './inbox/inbox-store.choice.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -69,6 +71,11 @@ export const sseProviders: Provider[] = [
       backplane
         ? new RedisConnectionLimiter(backplane, options.maxConnectionsPerUser, options.maxConnections, options.instanceId)
         : new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+  },
+  {
+    provide: InboxStore,
+    useFactory: chooseInboxStore,
     inject: [SSE_OPTIONS, REDIS_BACKPLANE],
   },
 ];
