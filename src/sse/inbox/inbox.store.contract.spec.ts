@@ -309,3 +309,46 @@ describe.each(Object.keys(backends))('InboxStore contract: %s', (name) => {
     });
   });
 });
+
+describe('PostgresInboxStore sweep', () => {
+  const backend = backends.postgres();
+  afterAll(() => backend.cleanUp());
+
+  it('deletes the items that aged out and the marks on dropped items, and the counts do not move', async () => {
+    const store = (await backend.create({ maxItems: 2, maxAgeMs: 2500 })) as PostgresInboxStore;
+    const ann = fresh('ann');
+    const me = owner(ann);
+    const now = Date.now();
+    const aging = await add(store, { userIds: [ann] }, 'aging', { ms: now - 2000, seq: 0 });
+    const capped = await add(store, { broadcast: true }, 'capped');
+    await store.mark(me, [aging, capped], 'read');
+    await add(store, { broadcast: true });
+    await add(store, { broadcast: true });
+    const keep = await add(store, { userIds: [ann] }, 'kept');
+    const deadline = Date.now() + 5000;
+    while ((await store.list(me, { status: 'all', limit: 10 })).length > 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const before = { unread: await store.unread(me), items: idsOf(await store.list(me, { status: 'all', limit: 10 })) };
+    expect(before.unread).toBe(3);
+    expect(before.items).toContain(keep);
+
+    await store.sweep();
+    expect({ unread: await store.unread(me), items: idsOf(await store.list(me, { status: 'all', limit: 10 })) }).toEqual(before);
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      const schema = (store as unknown as { schema: string }).schema;
+      const rows = async (sql: string) => (await client.query(sql)).rows;
+      expect(await rows(`SELECT id FROM "${schema}".sse_inbox_items WHERE id = '${aging}'`)).toEqual([]);
+      expect(await rows(`SELECT id FROM "${schema}".sse_inbox_marks`)).toEqual([]);
+      expect(await rows(`SELECT feed, seen FROM "${schema}".sse_inbox_seen WHERE seen <> 0`)).toEqual([]);
+      expect(await rows(`SELECT feed, items FROM "${schema}".sse_inbox_feeds ORDER BY feed`)).toEqual([
+        { feed: 'all', items: '2' },
+        { feed: `user:${ann}`, items: '1' },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+});
