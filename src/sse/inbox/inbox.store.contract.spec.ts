@@ -352,3 +352,27 @@ describe('PostgresInboxStore sweep', () => {
     }
   });
 });
+
+describe('RedisInboxStore counts across slots', () => {
+  const backend = backends.redis();
+  afterAll(() => backend.cleanUp());
+
+  // A count reads the feeds (their slots), then the user's marks (the user's slot). An item added and marked in
+  // between (another instance, a slow network) must not be subtracted from a read that did not count it.
+  it("counts only the marks on items that the feeds' read saw", async () => {
+    const store = (await backend.create(DEFAULT)) as RedisInboxStore;
+    const me = owner(fresh('ann'));
+    const internals = store as unknown as {
+      states(owner: InboxOwner): Promise<unknown[]>;
+      marks(owner: InboxOwner, op: 'count', feeds: unknown[], rest: unknown[]): Promise<unknown[]>;
+    };
+    await add(store, { userIds: [me.userId] });
+    const read = await internals.states(me);
+    const id = await add(store, { userIds: [me.userId] });
+    await store.mark(me, [id], 'read');
+    // The read saw one item, unread: the later one, read, is not in it.
+    const [unread] = await internals.marks(me, 'count', read, []);
+    expect(Number(unread)).toBe(1);
+    expect(await store.unread(me)).toBe(1);
+  });
+});
