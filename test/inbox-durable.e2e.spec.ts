@@ -7,7 +7,7 @@ import { closeOpened, track } from './harness/opened-streams.js';
 import { deleteKeys, keysUnder } from './harness/redis.js';
 import { TestStream } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
-import { eventually } from './harness/waiting.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * The inbox kept where it lasts: two instances of the demo app in this process
@@ -107,6 +107,9 @@ describe('over Redis: two instances', () => {
     for (const stream of [onA, onB]) {
       await eventually(() => inboxEvents(stream.events).at(-1)?.unread === unread, 5000, `a stream's last count to be ${unread}`);
     }
+    // ... and stays there: no older count arrives after it.
+    await sleep(500);
+    for (const stream of [onA, onB]) expect(inboxEvents(stream.events).at(-1)?.unread).toBe(unread);
   });
 
   it('a broadcast reaches a user who never connected, on the other instance', async () => {

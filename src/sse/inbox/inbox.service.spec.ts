@@ -1,3 +1,4 @@
+import type { MessageEvent } from '@nestjs/common';
 import { LocalBroker } from '../delivery/local.broker.js';
 import { InMemoryHistoryStore } from '../delivery/in-memory-history.store.js';
 import { InMemoryConnectionLimiter } from '../limits/in-memory-connection.limiter.js';
@@ -7,6 +8,7 @@ import { resolveOptions } from '../sse.options.js';
 import { InMemoryInboxStore } from './in-memory-inbox.store.js';
 import { InboxCursors } from './inbox-cursor.js';
 import { InboxService } from './inbox.service.js';
+import type { InboxOwner } from './inbox.store.js';
 
 // The type checks below are part of the test: `npm test` type-checks this file first, and an
 // `@ts-expect-error` that finds no error fails that check.
@@ -16,14 +18,32 @@ interface AppEvents {
   badge: { unread: number };
 }
 
-function service<Events extends object>(): InboxService<Events> {
+function service<Events extends object>(store?: InMemoryInboxStore): InboxService<Events> {
+  return parts<Events>(store).inbox;
+}
+
+function parts<Events extends object>(store?: InMemoryInboxStore) {
   const options = resolveOptions({ auth: { jwt: { secret: 'inbox-service' } } });
   const history = new InMemoryHistoryStore(options.history);
   const broker = new LocalBroker(history);
   const notifications = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 10, 'i'), new NoSseMetrics());
-  const inbox = new InboxService<Events>(options, new InMemoryInboxStore(options.inbox), notifications, broker);
+  const inbox = new InboxService<Events>(options, store ?? new InMemoryInboxStore(options.inbox), notifications, broker);
   inbox.onModuleInit();
-  return inbox;
+  return { inbox, notifications };
+}
+
+/** A store whose next count answers late, with what it read at once: a slow database answer. */
+class SlowCountStore extends InMemoryInboxStore {
+  slowNext = false;
+
+  override async unread(owner: InboxOwner): Promise<number> {
+    const unread = await super.unread(owner);
+    if (this.slowNext) {
+      this.slowNext = false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return unread;
+  }
 }
 
 describe('InboxService', () => {
@@ -36,6 +56,26 @@ describe('InboxService', () => {
     await inbox.broadcast('badge', { unread: 'three' });
     const page = await inbox.page('alice');
     expect(page.items.find((item) => item.id === id)).toMatchObject({ type: 'todo', data: { title: 'Call Bob' } });
+  });
+
+  it("writes a user's counts to their streams in the order of the changes, even when a count answers late", async () => {
+    const store = new SlowCountStore({ maxItems: 100, maxAgeMs: 60_000 });
+    const { inbox, notifications } = parts<Record<string, unknown>>(store);
+    const written: MessageEvent[] = [];
+    const sink = { closed: false, next: (message: MessageEvent) => written.push(message), complete: () => undefined, error: () => undefined };
+    const close = notifications.stream({ userId: 'alice', roles: [], claims: {} }).serve(sink);
+    try {
+      store.slowNext = true;
+      const id = await inbox.publishToUser('alice', 'todo', {});
+      // Read at once (1), answered after the mark's count (0) would be.
+      expect(await inbox.markRead('alice', [id])).toBe(0);
+      const counts = () => written.filter((m) => m.type === 'sse.inbox').map((m) => JSON.parse(String(m.data)).unread);
+      const deadline = Date.now() + 2000;
+      while (counts().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(counts()).toEqual([1, 0]);
+    } finally {
+      close();
+    }
   });
 
   it('refuses a limit out of range, an unknown status and too many ids, with 400s', async () => {
