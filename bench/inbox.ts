@@ -238,52 +238,55 @@ async function timeCount(store: InboxStore, owner: { userId: string; topics: str
 /** Bytes the store holds: the inbox tables in PostgreSQL, the user's inbox keys in Redis; none for memory. */
 async function sizeOf(name: InboxStoreName, options: InboxBenchOptions, where: { prefix: string; schema: string }, userId: string) {
   if (name === 'redis') {
-    const redis = new Redis(options.redisUrl!);
-    try {
-      const keys = await redis.keys(`${where.prefix}inbox:{user:${userId}}*`);
+    return withRedis(options.redisUrl!, async (redis) => {
       let bytes = 0;
-      for (const key of keys) bytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+      for (const key of await redis.keys(`${where.prefix}inbox:{user:${userId}}*`)) {
+        bytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+      }
       return bytes;
-    } finally {
-      redis.disconnect();
-    }
+    });
   }
   if (name === 'postgres') {
-    const client = new pg.Client({ connectionString: options.databaseUrl });
-    await client.connect();
-    try {
-      await client.query(`VACUUM ANALYZE "${where.schema}".sse_inbox_items`).catch(() => undefined);
+    return withPostgres(options.databaseUrl!, async (client) => {
       const { rows } = await client.query(
         `SELECT sum(pg_total_relation_size(format('%I.%I', $1::text, t))) AS bytes
          FROM unnest(ARRAY['sse_inbox_items', 'sse_inbox_marks', 'sse_inbox_feeds', 'sse_inbox_seen']) AS t`,
         [where.schema],
       );
       return Number(rows[0].bytes);
-    } finally {
-      await client.end();
-    }
+    });
   }
   return undefined;
 }
 
 async function cleanUp(options: InboxBenchOptions, name: InboxStoreName, where: { prefix: string; schema: string }): Promise<void> {
   if (name === 'redis') {
-    const redis = new Redis(options.redisUrl!);
-    try {
+    await withRedis(options.redisUrl!, async (redis) => {
       const keys = await redis.keys(`${where.prefix}*`);
       if (keys.length > 0) await redis.unlink(...keys);
-    } finally {
-      redis.disconnect();
-    }
+    });
   }
   if (name === 'postgres') {
-    const client = new pg.Client({ connectionString: options.databaseUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${where.schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await withPostgres(options.databaseUrl!, (client) => client.query(`DROP SCHEMA IF EXISTS "${where.schema}" CASCADE`));
+  }
+}
+
+async function withRedis<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(url);
+  try {
+    return await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function withPostgres<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
   }
 }
 

@@ -16,6 +16,7 @@ import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-lim
 import { comparePositions, type EventPosition, parseEventId } from './events/event-position.js';
 import { nestsDeeperThan } from './events/json-depth.js';
 import { HistoryStore } from './delivery/history.store.js';
+import { EventPublisher } from './events/event-publisher.js';
 import type { Principal } from './auth/principal.js';
 import { type PublishedEvent, serializePayload } from './events/published-event.js';
 import { withWire } from './http/sse-wire.js';
@@ -49,7 +50,10 @@ export type SseStats = ConnectionUsage;
  * principal its stream of them.
  */
 @Injectable()
-export class NotificationService<Events extends EventMap = AnyEvents> implements OnModuleInit, BeforeApplicationShutdown {
+export class NotificationService<Events extends EventMap = AnyEvents>
+  extends EventPublisher<Events>
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(NotificationService.name);
   private readonly registry = new SubscriberRegistry();
   private readonly settings: SubscriberSettings;
@@ -65,6 +69,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     private readonly limiter: ConnectionLimiter,
     private readonly metrics: SseMetrics,
   ) {
+    super();
     this.settings = {
       retryMs: options.retryMs,
       heartbeatMs: options.heartbeatMs,
@@ -122,22 +127,6 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     );
     this.metrics.published('userIds' in recipients ? 'users' : 'topic' in recipients ? 'topic' : 'broadcast');
     return event;
-  }
-
-  publishToUser<Type extends EventType<Events>>(userId: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds: [userId] }, type, data);
-  }
-
-  publishToUsers<Type extends EventType<Events>>(userIds: readonly string[], type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds }, type, data);
-  }
-
-  publishToTopic<Type extends EventType<Events>>(topic: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ topic }, type, data);
-  }
-
-  broadcast<Type extends EventType<Events>>(type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ broadcast: true }, type, data);
   }
 
   /**

@@ -11,6 +11,7 @@ import { INBOX_EVENT, type InboxChangeKind, type InboxData } from '../../protoco
 import { Broker } from '../delivery/broker.js';
 import type { AnyEvents, EventMap, EventType } from '../events/event-map.js';
 import { parseEventId } from '../events/event-position.js';
+import { EventPublisher } from '../events/event-publisher.js';
 import type { PublishTarget } from '../events/publish-target.js';
 import { assertSseName, InvalidSseInputError } from '../events/sse-name.js';
 import { NotificationService } from '../notification.service.js';
@@ -60,7 +61,7 @@ interface InboxSignal {
  * `sse.inbox` event with the user's unread count read after it.
  */
 @Injectable()
-export class InboxService<Events extends EventMap = AnyEvents> implements OnModuleInit, OnModuleDestroy {
+export class InboxService<Events extends EventMap = AnyEvents> extends EventPublisher<Events> implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(InboxService.name);
   private readonly cursors: InboxCursors;
   /** Per user, this instance's refresh of its streams' count in progress: refreshes of one user are written in order. */
@@ -73,6 +74,7 @@ export class InboxService<Events extends EventMap = AnyEvents> implements OnModu
     private readonly notifications: NotificationService,
     private readonly broker: Broker,
   ) {
+    super();
     const { key, shared } = InboxCursors.keyOf(options.inbox.cursorSecret, options.auth.jwt);
     this.cursors = new InboxCursors(key);
     if (!shared && options.redis) {
@@ -107,22 +109,6 @@ export class InboxService<Events extends EventMap = AnyEvents> implements OnModu
     );
     await this.announce({ target: event.target, change: 'added', ids: [id] });
     return id;
-  }
-
-  publishToUser<Type extends EventType<Events>>(userId: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds: [userId] }, type, data);
-  }
-
-  publishToUsers<Type extends EventType<Events>>(userIds: readonly string[], type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds }, type, data);
-  }
-
-  publishToTopic<Type extends EventType<Events>>(topic: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ topic }, type, data);
-  }
-
-  broadcast<Type extends EventType<Events>>(type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ broadcast: true }, type, data);
   }
 
   /** One page of a user's inbox, newest first, with the user's unread count. */
