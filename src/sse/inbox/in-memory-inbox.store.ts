@@ -12,6 +12,8 @@ import {
   type NewInboxItem,
 } from './inbox.store.js';
 
+const SWEEP_INTERVAL_MS = 60_000;
+
 interface Marks {
   readAt: Date | null;
   archivedAt: Date | null;
@@ -43,15 +45,22 @@ export class InMemoryInboxStore extends InboxStore {
   private readonly feeds = new Map<string, Feed>();
   /** userId → feed → items of that feed the user has read or archived. */
   private readonly seen = new Map<string, Map<string, number>>();
+  private nextSweepAt: number;
 
   constructor(
     private readonly retention: InboxRetention,
     private readonly now: () => number = Date.now,
   ) {
     super();
+    this.nextSweepAt = now() + SWEEP_INTERVAL_MS;
   }
 
   async add(item: NewInboxItem): Promise<void> {
+    // Feeds nobody reads any more would keep what aged out: every minute, each feed drops it.
+    if (this.now() >= this.nextSweepAt) {
+      this.nextSweepAt = this.now() + SWEEP_INTERVAL_MS;
+      for (const name of [...this.feeds.keys()]) this.feed(name);
+    }
     for (const name of feedsOfTarget(item.target)) {
       const feed = this.feed(name, true)!;
       if (feed.byId.has(item.id) || item.createdAt.getTime() < this.cutoff()) continue;
