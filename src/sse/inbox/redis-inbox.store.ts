@@ -78,7 +78,7 @@ return { keys, redis.call('HMGET', KEYS[2], unpack(keys)) }
 // '<key>\\t<feed>'), then one 'seen' sorted set per feed (the keys of its items read or archived).
 // ARGV: op, ttlMs, cutoff, feed count n, then per feed: name, count, oldest, newest, dropped; then item pairs
 // (feed index, key) for read/unread/archived, or keys for 'state'.
-// Returns the marks of the keys for 'state', else { unread after, changed keys... }.
+// Returns the marks of the keys for 'state', else { unread after, { changed keys } }.
 const USER_MARKS = `${LUA_NOW}
 local op, ttl, cutoff, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if op == 'state' then return redis.call('HMGET', KEYS[1], unpack(ARGV, 5)) end
@@ -134,7 +134,8 @@ for _, feed in ipairs(feeds) do
   end
 end
 if #changed > 0 then for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end end
-return { unread, unpack(changed) }
+-- Nested, not unpacked: a mark-all may change more keys than Lua can unpack.
+return { unread, changed }
 `;
 
 interface FeedState {
@@ -196,8 +197,8 @@ export class RedisInboxStore extends InboxStore {
     const pairs = feeds.flatMap((feed, i) =>
       (ids === 'all' ? feed.members : keys.filter((_, k) => feed.found[k] === 1)).flatMap((key) => [i + 1, key]),
     );
-    const [unread, ...changed] = await this.marks(owner, mark, feeds, pairs);
-    return { unread: Number(unread), ids: changed.map((key) => formatEventId(positionOf(String(key)))) };
+    const [unread, changed] = (await this.marks(owner, mark, feeds, pairs)) as [number, string[]];
+    return { unread: Number(unread), ids: changed.map((key) => formatEventId(positionOf(key))) };
   }
 
   async list(owner: InboxOwner, query: InboxQuery): Promise<InboxItem[]> {
