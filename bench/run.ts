@@ -146,8 +146,8 @@ function serverEnv(kind: ServerKind, extra: Record<string, string> = {}): Record
       DEMO_TOKENS: 'false',
     });
   }
-  // In memory unless the Redis scenario says otherwise.
-  return { REDIS_URL: '', ...env, ...extra };
+  // In memory unless the Redis scenario (or the inbox's) says otherwise: the environment's REDIS_URL and DATABASE_URL are the bench's.
+  return { REDIS_URL: '', DATABASE_URL: '', ...env, ...extra };
 }
 
 function workersFor(streams: number, perWorker: number): number {
