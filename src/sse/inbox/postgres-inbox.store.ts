@@ -81,37 +81,17 @@ export class PostgresInboxStore extends InboxStore implements OnApplicationShutd
   }
 
   async add(item: NewInboxItem): Promise<void> {
-    const { items, feeds } = this.t;
-    await Promise.all(
-      feedsOfTarget(item.target).map((feed) =>
-        this.transaction(async (client) => {
-          // The feed's row, locked: adds to one feed are counted and trimmed one at a time.
-          const { rowCount: added } = await client.query(
-            `WITH feed AS (
-               INSERT INTO ${feeds} AS f (feed) VALUES ($1) ON CONFLICT (feed) DO UPDATE SET items = f.items
-               RETURNING dropped_at, dropped_seq)
-             INSERT INTO ${items} (feed, id, created_at, seq, type, data)
-             SELECT $1::text, $2::text, $3::timestamptz, $4::bigint, $5::text, $6::json FROM feed
-             WHERE $3::timestamptz >= $7::timestamptz AND (feed.dropped_at IS NULL OR ($3::timestamptz, $4::bigint) > (feed.dropped_at, feed.dropped_seq))
-             ON CONFLICT DO NOTHING`,
-            [feed, item.id, item.createdAt, item.position.seq, item.type, item.data, this.cutoff()],
-          );
-          // The oldest past the cap go; the newest of them is remembered, so a late item older than it is not taken in.
-          await client.query(
-            `WITH gone AS (
-               DELETE FROM ${items} WHERE feed = $1 AND (created_at, seq) <= (
-                 SELECT created_at, seq FROM ${items} WHERE feed = $1 ORDER BY created_at DESC, seq DESC OFFSET $2 LIMIT 1)
-               RETURNING created_at, seq),
-             last AS (SELECT created_at, seq FROM gone ORDER BY created_at DESC, seq DESC LIMIT 1)
-             UPDATE ${feeds} f SET items = f.items + $3 - (SELECT count(*) FROM gone),
-               dropped_at = COALESCE((SELECT created_at FROM last), f.dropped_at),
-               dropped_seq = COALESCE((SELECT seq FROM last), f.dropped_seq)
-             WHERE f.feed = $1`,
-            [feed, this.retention.maxItems, added ?? 0],
-          );
-        }),
-      ),
-    );
+    // One round trip: the migration's sse_inbox_add locks, inserts, trims and counts, feed by feed.
+    await this.pool.query(`SELECT ${this.t.add}($1, $2, $3, $4, $5, $6::json, $7, $8)`, [
+      [...feedsOfTarget(item.target)].sort(),
+      item.id,
+      item.createdAt,
+      item.position.seq,
+      item.type,
+      item.data,
+      this.cutoff(),
+      this.retention.maxItems,
+    ]);
   }
 
   async unread(owner: InboxOwner): Promise<number> {
