@@ -2,6 +2,7 @@
 // the raw server of the same run, and whether each target of the issue holds.
 import { DEFAULT_OURS, OUR_KINDS, SERVERS, type ServerKind } from './lib/cluster.js';
 import type { RedisResult, ScenarioResult } from './lib/types.js';
+import type { InboxResult } from './inbox.js';
 import type { ProfileRuns } from './profile-summary.js';
 
 export interface BenchResults {
@@ -9,6 +10,7 @@ export interface BenchResults {
   runs: ScenarioResult[];
   redis?: RedisResult;
   profile?: ProfileRuns;
+  inbox?: InboxResult;
   table?: Row[];
   targets?: Target[];
 }

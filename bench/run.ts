@@ -21,6 +21,7 @@ import {
 import { clock } from './lib/protocol.js';
 import { Publisher } from './lib/publisher.js';
 import type { ChurnResult, MemoryResult, RedisResult, ScenarioResult } from './lib/types.js';
+import { formatInbox, runInboxBench } from './inbox.js';
 import { formatProfileRuns, type ProfileRuns, summarizeProfileFile } from './profile-summary.js';
 import { buildReport, type BenchResults } from './report.js';
 
@@ -53,6 +54,14 @@ export interface BenchOptions {
   outDir: string;
   /** Broadcast phase: give up after this long without an event. */
   idleMs: number;
+  /** The inbox scenario (PostgreSQL too when DATABASE_URL is set), and whether it is all that runs. */
+  inbox: boolean;
+  inboxOnly: boolean;
+  inboxSends: number;
+  inboxRounds: number;
+  inboxUsers: number;
+  inboxBig: number;
+  databaseUrl?: string;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -69,11 +78,13 @@ function parseArgs(argv: string[]): BenchOptions {
     'smoke', 'n', 'servers', 'broadcast-events', 'targeted-sends', 'targeted-rate', 'churn', 'churn-rounds',
     'multi', 'multi-n', 'per-worker', 'concurrency', 'no-redis', 'redis-streams', 'redis-sends', 'redis-burst',
     'redis-hold', 'profile', 'profile-n', 'profile-events', 'out-dir', 'idle-ms',
+    'no-inbox', 'inbox-only', 'inbox-sends', 'inbox-rounds', 'inbox-users', 'inbox-big',
   ]);
   if (flags.has('help')) {
     console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,express,module,fastify,plain]
   [--broadcast-events 20] [--targeted-sends 1500] [--targeted-rate 200] [--churn 3000] [--churn-rounds 3]
   [--multi 3] [--multi-n 10000] [--redis-streams 9000] [--redis-hold 50000] [--profile-n 10000] [--out-dir dir]
+  [--no-inbox | --inbox-only] [--inbox-sends 2000] [--inbox-rounds 3] [--inbox-users 100] [--inbox-big 10000]
 See bench/README.md.`);
     process.exit(0);
   }
@@ -110,6 +121,13 @@ See bench/README.md.`);
     profileEvents: num('profile-events', smoke ? 10 : 60),
     outDir: resolve(String(flags.get('out-dir') ?? join(ROOT, smoke ? 'dist-bench/results-smoke' : 'bench/results'))),
     idleMs: num('idle-ms', 5000),
+    inbox: !flags.has('no-inbox'),
+    inboxOnly: flags.has('inbox-only'),
+    inboxSends: num('inbox-sends', smoke ? 100 : 2000),
+    inboxRounds: num('inbox-rounds', smoke ? 1 : 3),
+    inboxUsers: num('inbox-users', smoke ? 20 : 100),
+    inboxBig: num('inbox-big', smoke ? 1000 : 10_000),
+    databaseUrl: process.env.DATABASE_URL || undefined,
   };
   for (const kind of options.servers) if (!SERVERS[kind]) throw new Error(`unknown server ${kind}`);
   return options;
@@ -128,8 +146,8 @@ function serverEnv(kind: ServerKind, extra: Record<string, string> = {}): Record
       DEMO_TOKENS: 'false',
     });
   }
-  // In memory unless the Redis scenario says otherwise.
-  return { REDIS_URL: '', ...env, ...extra };
+  // In memory unless the Redis scenario (or the inbox's) says otherwise: the environment's REDIS_URL and DATABASE_URL are the bench's.
+  return { REDIS_URL: '', DATABASE_URL: '', ...env, ...extra };
 }
 
 function workersFor(streams: number, perWorker: number): number {
@@ -545,7 +563,7 @@ function meta(options: BenchOptions): Record<string, unknown> {
     commit,
     packageVersion: pkg.version,
     distBuiltAt: built('dist/sse/notification.service.js'),
-    options: { ...options, redisUrl: options.redisUrl ? '(set)' : undefined },
+    options: { ...options, redisUrl: options.redisUrl ? '(set)' : undefined, databaseUrl: options.databaseUrl ? '(set)' : undefined },
   };
 }
 
@@ -565,7 +583,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   try {
-    for (const n of options.ns) {
+    for (const n of options.inboxOnly ? [] : options.ns) {
       for (const kind of options.servers) {
         results.runs.push(await runScenario(options, pool, kind, n, 1, { broadcast: true, targeted: true, churn: true }));
       }
@@ -577,8 +595,23 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (options.redis) results.redis = await runRedis(options, pool);
-    if (options.profile) results.profile = await runProfile(options, pool);
+    if (options.redis && !options.inboxOnly) results.redis = await runRedis(options, pool);
+    if (options.profile && !options.inboxOnly) results.profile = await runProfile(options, pool);
+    if (options.inbox) {
+      results.inbox = await runInboxBench(
+        {
+          sends: options.inboxSends,
+          rounds: options.inboxRounds,
+          users: options.inboxUsers,
+          big: options.inboxBig,
+          countReads: 200,
+          redisUrl: options.redisUrl,
+          databaseUrl: options.databaseUrl,
+          serverEnv: (extra) => serverEnv(DEFAULT_OURS, extra),
+        },
+        log,
+      );
+    }
   } finally {
     await pool.close();
   }
@@ -591,6 +624,7 @@ async function main(): Promise<void> {
   console.log(`\n${report.text}`);
   const profileText = results.profile && formatProfileRuns(results.profile);
   if (profileText) console.log(`\n${profileText}`);
+  if (results.inbox) console.log(`\n${formatInbox(results.inbox)}`);
   const jsonPath = join(options.outDir, options.smoke ? 'smoke.json' : 'latest.json');
   const chartPath = join(options.outDir, options.smoke ? 'smoke-chart.svg' : 'chart.svg');
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -35,6 +35,16 @@ interface Results {
     broadcast?: Run['broadcast'];
     hold?: { allOpen: boolean; broadcast?: Run['broadcast'] };
   };
+  inbox?: {
+    stores: Array<{
+      store: string;
+      error?: string;
+      publishRatio?: number;
+      inboxEvents?: number;
+      countUs?: { small: number; big: number };
+      bytesPerItem?: number;
+    }>;
+  };
   table: unknown[];
   targets: unknown[];
 }
@@ -124,6 +134,14 @@ describe('bench smoke (N = 200)', () => {
         expect(redis.broadcast?.missing).toBe(0);
         expect(redis.hold?.allOpen).toBe(true);
         expect(redis.hold?.broadcast?.missing).toBe(0);
+      }
+      // The inbox: every store the environment offers measured, and every send with the inbox announced once.
+      const stores = ['memory', ...(process.env.REDIS_URL ? ['redis'] : []), ...(process.env.DATABASE_URL ? ['postgres'] : [])];
+      expect(results.inbox?.stores.map((s) => ({ store: s.store, error: s.error }))).toEqual(stores.map((store) => ({ store, error: undefined })));
+      for (const s of results.inbox!.stores) {
+        expect(s.inboxEvents).toBeGreaterThan(0);
+        for (const value of [s.publishRatio, s.countUs?.small, s.countUs?.big]) expect(Number.isFinite(value)).toBe(true);
+        if (s.store !== 'memory') expect(s.bytesPerItem).toBeGreaterThan(0);
       }
       expect(results.table.length).toBeGreaterThan(0);
       expect(results.targets.length).toBeGreaterThan(0);

@@ -49,6 +49,10 @@ const ROUTES: readonly FuzzRoute[] = [
   { method: 'GET', path: '/chat/:id', stream: true, who: 'user' },
   { method: 'DELETE', path: '/chat/:id', who: 'user' },
   { method: 'POST', path: '/demo/token', body: { userId: 'fuzz-signed' }, who: 'anyone' },
+  { method: 'GET', path: '/inbox?status=unread&limit=5', who: 'user' },
+  { method: 'POST', path: '/inbox/read', body: { ids: ['1-0'] }, who: 'user' },
+  { method: 'POST', path: '/inbox/unread', body: { ids: ['1-0'] }, who: 'user' },
+  { method: 'POST', path: '/inbox/archive', body: { ids: ['1-0'] }, who: 'user' },
 ];
 
 const BODY_ROUTES = ROUTES.filter((route) => route.body);

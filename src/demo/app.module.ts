@@ -7,6 +7,7 @@ import { ChatModule } from './chat/chat.module.js';
 import { isOwnChatTopic } from './chat/chat.service.js';
 import { DEMO_CONFIG, METRICS_REGISTRY } from './demo.constants.js';
 import { HealthController } from './health.controller.js';
+import { InboxController } from './inbox.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
 import { DemoTokenController } from './demo-token.controller.js';
@@ -51,6 +52,13 @@ export class AppModule {
                   waitForConnection: config.redisWait,
                 }
               : undefined,
+            // PostgreSQL when DATABASE_URL is set (its tables created at startup), else the default: Redis's or memory.
+            inbox: {
+              store: config.databaseUrl
+                ? { postgres: { connectionString: config.databaseUrl, schema: config.databaseSchema, migrate: true } }
+                : undefined,
+              topicsOf: () => config.inboxTopics,
+            },
           }),
         }),
         TerminusModule,
@@ -63,6 +71,7 @@ export class AppModule {
       controllers: [
         StreamController,
         NotificationsController,
+        InboxController,
         PageController,
         MetricsController,
         HealthController,

@@ -26,6 +26,12 @@ export interface DemoConfig {
   redisLeaseTtlMs: number;
   /** Wait for Redis at startup instead of failing. */
   redisWait: boolean;
+  /** Keep inboxes in PostgreSQL when set (a `postgres://` URL); else in Redis when `redisUrl` is set, else in memory. */
+  databaseUrl?: string;
+  /** The schema of the inbox's tables in PostgreSQL. */
+  databaseSchema: string;
+  /** Topics whose inbox items every user's inbox holds. */
+  inboxTopics: string[];
   /** Serve `POST /demo/token`, which signs a short-lived token for any user name: never in production. */
   demoTokens: boolean;
   /** Delay between the words of the canned chat model (ms). */
@@ -76,6 +82,12 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     redisKeyPrefix: env.SSE_REDIS_PREFIX || 'sse:',
     redisLeaseTtlMs: integer(env, 'SSE_REDIS_LEASE_TTL_MS', 30_000),
     redisWait: env.SSE_REDIS_WAIT === 'true',
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    databaseSchema: env.SSE_INBOX_SCHEMA || 'public',
+    inboxTopics: (env.SSE_INBOX_TOPICS ?? 'news')
+      .split(',')
+      .map((topic) => topic.trim())
+      .filter(Boolean),
     demoTokens: env.DEMO_TOKENS === undefined ? env.NODE_ENV !== 'production' : env.DEMO_TOKENS === 'true',
     chatTokenDelayMs: integer(env, 'CHAT_TOKEN_DELAY_MS', 80, 0),
     // 0: an answer whose client went away is cancelled at once (and cannot be resumed).
@@ -91,4 +103,10 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1
     throw new Error(`${name} must be an integer of at least ${min}, got "${raw}"`);
   }
   return value;
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new Error('DATABASE_URL must be a postgres:// URL');
+  return raw;
 }

@@ -1,6 +1,6 @@
 import { BadRequestException, Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Authenticated, NotificationService, type PublishTarget } from '../sse/index.js';
+import { Authenticated, InboxService, NotificationService, type PublishTarget } from '../sse/index.js';
 import { type PublishNotification, publishNotificationSchema } from './publish-notification.schema.js';
 import { openApiSchemaOf, ZodBodyPipe } from './zod-body.pipe.js';
 
@@ -8,9 +8,12 @@ import { openApiSchemaOf, ZodBodyPipe } from './zod-body.pipe.js';
 @ApiBearerAuth()
 @Controller('notifications')
 export class NotificationsController {
-  constructor(private readonly notifications: NotificationService) {}
+  constructor(
+    private readonly notifications: NotificationService,
+    private readonly inbox: InboxService,
+  ) {}
 
-  /** Publishes to a user, several users, a topic or everyone. Admins only. */
+  /** Publishes to a user, several users, a topic or everyone, and with `inbox: true` keeps it in their inboxes. Admins only. */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Publish an event to a user, several users, a topic or everyone (admins only)' })
@@ -22,7 +25,8 @@ export class NotificationsController {
   @ApiResponse({ status: 413, description: 'Body or event data too large' })
   @Authenticated('admin')
   async publish(@Body(new ZodBodyPipe(publishNotificationSchema)) body: PublishNotification): Promise<{ id: string }> {
-    const id = await this.notifications.publish(targetOf(body), body.type, body.data ?? null);
+    const publisher = body.inbox ? this.inbox : this.notifications;
+    const id = await publisher.publish(targetOf(body), body.type, body.data ?? null);
     return { id };
   }
 }

@@ -15,6 +15,7 @@ export const publishNotificationSchema = z.strictObject({
     .string()
     .min(1)
     .meta({ description: 'The event type (`event:`); no control characters, no `sse.` prefix', example: 'todo' }),
+  inbox: z.boolean().optional().meta({ description: "Also keep it in each recipient's inbox (the event's id is the item's)" }),
   data: z.unknown().optional().meta({ description: 'Any JSON: sent as `data:` exactly as given', example: { title: 'Call Bob' } }),
 });
 

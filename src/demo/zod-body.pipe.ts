@@ -2,8 +2,8 @@ import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 
 /**
- * Validates a request body against a zod schema and hands on what it parsed:
- * `@Body(new ZodBodyPipe(schema))`. zod does not walk what a schema leaves
+ * Validates a request body, or a query string, against a zod schema and hands on what it parsed:
+ * `@Body(new ZodBodyPipe(schema))`, `@Query(new ZodBodyPipe(schema))`. zod does not walk what a schema leaves
  * open (`z.unknown()`), and strict objects refuse unknown keys, `__proto__`
  * included. A mismatch is a 400 that says what is wrong.
  */

@@ -16,7 +16,10 @@ export const LOSS_EVENT = 'sse.loss';
 export const CLOSE_EVENT = 'sse.close';
 /** First event of a resumable POST stream: where a GET with `Last-Event-ID` resumes it. */
 export const RESUME_EVENT = 'sse.resume';
-/** A change to the user's inbox: carries the unread count after it. */
+/**
+ * A change to the user's inbox: carries the unread count after it. Written without an `id:` (it is state that a
+ * client fetches when it connects, never replayed), and never reaches another user's streams.
+ */
 export const INBOX_EVENT = 'sse.inbox';
 
 /**

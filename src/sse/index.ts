@@ -78,6 +78,28 @@ export type { BrokerListener, PublishOptions, SignalHandler } from './delivery/b
 export { LocalBroker } from './delivery/local.broker.js';
 export { RedisBroker } from './delivery/redis.broker.js';
 
+// inbox/: the durable inbox, its store seam and the stores.
+export { InboxService, MAX_INBOX_PAGE, MAX_INBOX_IDS } from './inbox/inbox.service.js';
+export type { InboxPage, InboxPageQuery } from './inbox/inbox.service.js';
+export { InboxStore, isListedAs } from './inbox/inbox.store.js';
+export type {
+  InboxItem,
+  NewInboxItem,
+  InboxOwner,
+  InboxQuery,
+  InboxStatus,
+  InboxMark,
+  InboxChange,
+  InboxRetention,
+} from './inbox/inbox.store.js';
+export { feedsOfOwner, feedsOfTarget } from './inbox/inbox-feeds.js';
+export { InMemoryInboxStore } from './inbox/in-memory-inbox.store.js';
+export { RedisInboxStore } from './inbox/redis-inbox.store.js';
+export { PostgresInboxStore } from './inbox/postgres-inbox.store.js';
+export { postgresInboxMigration } from './inbox/postgres-inbox.migration.js';
+export type { PostgresPool, PostgresClient } from './inbox/postgres-pool.js';
+export type { SseInboxOptions, SsePostgresInboxOptions, ResolvedInboxOptions } from './inbox/inbox.options.js';
+
 // redis/: the shared connection and its key names.
 export { RedisBackplane } from './redis/redis-backplane.js';
 export type { SseRedisOptions } from './redis/redis-backplane.js';

@@ -1,7 +1,6 @@
 import {
   type BeforeApplicationShutdown,
   ForbiddenException,
-  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -15,8 +14,10 @@ import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-lim
 import { comparePositions, type EventPosition, parseEventId } from './events/event-position.js';
 import { nestsDeeperThan } from './events/json-depth.js';
 import { HistoryStore } from './delivery/history.store.js';
+import { EventPublisher } from './events/event-publisher.js';
 import type { Principal } from './auth/principal.js';
-import { serializePayload } from './events/published-event.js';
+import { type PublishedEvent, serializePayload } from './events/published-event.js';
+import { withWire } from './http/sse-wire.js';
 import { normalizeTarget, type PublishTarget } from './events/publish-target.js';
 import { SSE_OPTIONS } from './sse.constants.js';
 import { assertPublishableType, assertSseName, InvalidSseInputError } from './events/sse-name.js';
@@ -24,8 +25,8 @@ import type { ResolvedSseOptions } from './sse.options.js';
 import { type StreamScope, StreamSubscriber, type SubscriberSettings } from './streams/stream-subscriber.js';
 import { NotificationStream } from './streams/notification-stream.js';
 import { SubscriberRegistry } from './streams/subscriber-registry.js';
-import { type BackplaneOperation, SseMetrics } from './observability/sse-metrics.js';
-import { SseUnavailableError } from './http/sse-unavailable.error.js';
+import { SseMetrics } from './observability/sse-metrics.js';
+import { type FailureReport, SseUnavailableError, unlessUnavailable } from './http/sse-unavailable.error.js';
 
 export interface StreamOptions {
   /** Topics to receive besides the user's own events and the broadcasts. */
@@ -48,8 +49,13 @@ export type SseStats = ConnectionUsage;
  * principal its stream of them.
  */
 @Injectable()
-export class NotificationService<Events extends EventMap = AnyEvents> implements OnModuleInit, BeforeApplicationShutdown {
+export class NotificationService<Events extends EventMap = AnyEvents>
+  extends EventPublisher<Events>
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(NotificationService.name);
+  /** Where a failure of the shared store is told (see `unlessUnavailable`). */
+  private readonly failures: FailureReport;
   private readonly registry = new SubscriberRegistry();
   private readonly settings: SubscriberSettings;
   private heartbeat?: NodeJS.Timeout;
@@ -64,6 +70,8 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     private readonly limiter: ConnectionLimiter,
     private readonly metrics: SseMetrics,
   ) {
+    super();
+    this.failures = { logger: this.logger, metrics, retryAfterSeconds: options.retryAfterSeconds };
     this.settings = {
       retryMs: options.retryMs,
       heartbeatMs: options.heartbeatMs,
@@ -100,6 +108,11 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
+    return (await this.publishEvent(target, type, data)).message.id;
+  }
+
+  /** Publishes like `publish`, and resolves to the event as published: its position, its checked target and its data as sent. */
+  async publishEvent<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<PublishedEvent> {
     const recipients = normalizeTarget(target);
     assertPublishableType(type);
     if (nestsDeeperThan(data, this.options.maxEventDataDepth)) {
@@ -111,27 +124,11 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
         `The event data is ${serialized.length} characters of JSON; at most ${this.options.maxEventDataLength} are allowed`,
       );
     }
-    const event = await this.unlessUnavailable('publish', 'Events cannot be published', () =>
+    const event = await unlessUnavailable(this.failures, 'publish', 'Events cannot be published', () =>
       this.broker.publish(recipients, type, serialized),
     );
     this.metrics.published('userIds' in recipients ? 'users' : 'topic' in recipients ? 'topic' : 'broadcast');
-    return event.message.id;
-  }
-
-  publishToUser<Type extends EventType<Events>>(userId: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds: [userId] }, type, data);
-  }
-
-  publishToUsers<Type extends EventType<Events>>(userIds: readonly string[], type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ userIds }, type, data);
-  }
-
-  publishToTopic<Type extends EventType<Events>>(topic: string, type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ topic }, type, data);
-  }
-
-  broadcast<Type extends EventType<Events>>(type: Type, data: Events[Type]): Promise<string> {
-    return this.publish({ broadcast: true }, type, data);
+    return event;
   }
 
   /**
@@ -165,11 +162,27 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
   /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open. */
   async closeUser(userId: string): Promise<number> {
     assertSseName('user id', userId);
-    return this.unlessUnavailable('close_user', 'Streams cannot be closed', async () => {
+    return unlessUnavailable(this.failures, 'close_user', 'Streams cannot be closed', async () => {
       const open = await this.limiter.held(userId);
       await this.broker.disconnect(userId);
       return open;
     });
+  }
+
+  /** The users with a stream on this instance. */
+  localUsers(): string[] {
+    return this.registry.users();
+  }
+
+  /**
+   * Writes a message to this instance's streams of a user that carry the user's events, at once and without an id
+   * (it is state for the client, not part of what a resume replays). Returns how many streams it was written to.
+   */
+  sendLocal(userId: string, type: string, data: string): number {
+    const streams = this.registry.ofUser(userId).filter((subscriber) => subscriber.scope.userEvents);
+    const message = withWire({ type, data });
+    streams.forEach((subscriber) => subscriber.notify(message));
+    return streams.length;
   }
 
   /** Streams and users open on this instance. */
@@ -179,7 +192,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
 
   /** Open streams and users, counted by their connection slots. */
   stats(): Promise<SseStats> {
-    return this.unlessUnavailable('stats', 'Stats cannot be read', () => this.limiter.usage());
+    return unlessUnavailable(this.failures, 'stats', 'Stats cannot be read', () => this.limiter.usage());
   }
 
   /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
@@ -187,18 +200,6 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     const ending = [...this.registry].filter(which);
     ending.forEach((subscriber) => subscriber.end());
     return ending.length;
-  }
-
-  /** A failure of the shared store (Redis away) is a 503 with `Retry-After` to the caller, not a 500. */
-  private async unlessUnavailable<T>(operation: BackplaneOperation, what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof HttpException) throw err;
-      this.metrics.backplaneError(operation);
-      this.logger.warn(`${what}: ${(err as Error).message}`);
-      throw new SseUnavailableError(`${what} right now; retry shortly`, this.options.retryAfterSeconds);
-    }
   }
 
   private readableTopics(principal: Principal, requested: readonly string[]): string[] {

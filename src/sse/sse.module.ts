@@ -15,6 +15,8 @@ import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
 import { RetryAfterFilter } from './http/retry-after.filter.js';
+import { InboxService } from './inbox/inbox.service.js';
+import { InboxStore } from './inbox/inbox.store.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -32,6 +34,7 @@ import { RetryAfterFilter } from './http/retry-after.filter.js';
     SseHealth,
     // Every 503 of the module gets its Retry-After, wherever it is thrown.
     { provide: APP_FILTER, useClass: RetryAfterFilter },
+    InboxService,
   ],
   exports: [
     SSE_OPTIONS,
@@ -46,6 +49,8 @@ import { RetryAfterFilter } from './http/retry-after.filter.js';
     SseWriter,
     SseMetrics,
     SseHealth,
+    InboxService,
+    InboxStore,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

@@ -5,6 +5,7 @@ import type { Principal } from './auth/principal.js';
 import type { SseRedisOptions } from './redis/redis-backplane.js';
 import type { SsePrometheusOptions } from './observability/sse-metrics.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
+import { type ResolvedInboxOptions, resolveInboxOptions, type SseInboxOptions } from './inbox/inbox.options.js';
 
 export interface SseAuthOptions {
   /** How the default verifier checks JWTs. Not needed when `verifier` is given. */
@@ -66,6 +67,8 @@ export interface SseModuleOptions {
   instanceId?: string;
   /** Prometheus metrics through prom-client (an optional peer dependency); off by default. */
   metrics?: boolean | SsePrometheusOptions;
+  /** The durable inbox: where it is kept, its retention, which topics reach whose inbox. */
+  inbox?: SseInboxOptions;
 }
 
 /** The options with every default filled in, as the module's parts read them. */
@@ -85,6 +88,7 @@ export interface ResolvedSseOptions {
   readonly redis?: SseRedisOptions;
   readonly instanceId: string;
   readonly metrics?: boolean | SsePrometheusOptions;
+  readonly inbox: ResolvedInboxOptions;
 }
 
 export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
@@ -106,6 +110,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     canReadTopic: options.canReadTopic ?? (() => true),
     redis: options.redis,
     metrics: options.metrics,
+    inbox: resolveInboxOptions(options.inbox),
     instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
   for (const name of [
@@ -123,6 +128,8 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
   }
   assertPositiveInteger('history.maxEvents', resolved.history.maxEvents);
   assertPositiveInteger('history.ttlMs', resolved.history.ttlMs);
+  assertPositiveInteger('inbox.maxItems', resolved.inbox.maxItems);
+  assertPositiveInteger('inbox.maxAgeMs', resolved.inbox.maxAgeMs);
   if (options.redis?.leaseTtlMs !== undefined) assertPositiveInteger('redis.leaseTtlMs', options.redis.leaseTtlMs);
   const ways = ['jwt', 'verifier', 'fromRequest'].filter((way) => options.auth?.[way as keyof SseAuthOptions]);
   if (ways.length !== 1) {

@@ -16,6 +16,8 @@ import { resolveOptions, type ResolvedSseOptions, type SseModuleOptions } from '
 import { TokenVerifier } from './auth/token-verifier.js';
 import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
 import { requireSseModule } from './sse-module-required.js';
+import { InboxStore } from './inbox/inbox.store.js';
+import { chooseInboxStore } from './inbox/inbox-store.choice.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -71,6 +73,11 @@ export const sseProviders: Provider[] = [
       backplane
         ? new RedisConnectionLimiter(backplane, options.maxConnectionsPerUser, options.maxConnections, options.instanceId)
         : new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+  },
+  {
+    provide: InboxStore,
+    useFactory: chooseInboxStore,
     inject: [SSE_OPTIONS, REDIS_BACKPLANE],
   },
 ];

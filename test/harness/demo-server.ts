@@ -41,6 +41,8 @@ export const TEST_CONFIG: DemoConfig = {
   redisKeyPrefix: 'sse:',
   redisLeaseTtlMs: 30_000,
   redisWait: false,
+  databaseSchema: 'public',
+  inboxTopics: ['news'],
   demoTokens: false,
   chatTokenDelayMs: 20,
   chatDetachedGraceMs: 2_000,

@@ -25,4 +25,14 @@ export class RedisKeys {
   userLeases(userId: string): string {
     return `${this.prefix}user-leases:${userId}`;
   }
+
+  /**
+   * The stem of an inbox feed's keys (`:items`, `:data`, `:dropped`). The feed's name is the hash tag, so that a
+   * script on one feed touches one slot. A user's marks (`:marks`, `:archived`, `:seen:<feed>`) are under the stem
+   * of the user's own feed (`user:<id>`), in its slot.
+   */
+  inboxFeed(feed: string): string {
+    return `${this.prefix}inbox:{${feed}}`;
+  }
+
 }

@@ -57,6 +57,8 @@ export class StreamSubscriber {
   private position?: EventPosition;
   /** Live events that arrived before the stream started. */
   private held: PublishedEvent[] | undefined = [];
+  /** Messages without an id (see `notify`) that arrived before the stream started. */
+  private heldNotes: MessageEvent[] = [];
   private expiry?: NodeJS.Timeout;
   /** Nothing written yet: the first write must carry `retry:`. */
   private fresh = true;
@@ -96,11 +98,19 @@ export class StreamSubscriber {
     const held = this.held!;
     this.held = undefined;
     for (const event of held) this.send(event);
+    this.heldNotes.splice(0).forEach((message) => this.write(message));
   }
 
   deliver(event: PublishedEvent): void {
     if (!this.held) return this.send(event);
     if (this.held.length < this.settings.maxHeldEvents) this.held.push(event);
+    else this.end();
+  }
+
+  /** Writes a message that has no id, so has no place in the order (state the client refetches when it connects). */
+  notify(message: MessageEvent): void {
+    if (!this.held) return this.write(message);
+    if (this.heldNotes.length < this.settings.maxHeldEvents) this.heldNotes.push(message);
     else this.end();
   }
 

@@ -44,6 +44,11 @@ export class SubscriberRegistry implements Iterable<StreamSubscriber> {
     return delivered;
   }
 
+  /** The users with a stream here. */
+  users(): string[] {
+    return [...this.byUser.keys()];
+  }
+
   ofUser(userId: string): StreamSubscriber[] {
     return [...(this.byUser.get(userId) ?? [])];
   }
