@@ -1,8 +1,8 @@
 /**
  * Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). The
  * end-to-end suites run once over Express and once over Fastify (child
- * processes of the demo and the browser's included), except the bench's and
- * the package's, which pick their servers themselves.
+ * processes of the demo and the browser's included), except the bench's, the
+ * package's and the Sentinel failover's, which pick their servers themselves.
  */
 const base = {
   testEnvironment: 'node',
@@ -30,7 +30,7 @@ export default {
       ...base,
       displayName: 'e2e · fastify',
       testMatch: e2e,
-      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.'],
+      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.', '/redis-sentinel\\.'],
       setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
     },
   ],

@@ -76,7 +76,7 @@ export { RedisBroker } from './delivery/redis.broker.js';
 
 // redis/: the shared connection and its key names.
 export { RedisBackplane } from './redis/redis-backplane.js';
-export type { SseRedisOptions } from './redis/redis-backplane.js';
+export type { SseRedisOptions, RedisNode, RedisClient } from './redis/redis-backplane.js';
 export { RedisKeys } from './redis/redis-keys.js';
 
 // observability/: metrics and health.
