@@ -1,8 +1,9 @@
 import { type Cluster, Redis } from 'ioredis';
-import { Broker, SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
+import { Broker, HistoryStore, SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
 import type { DemoConfig } from '../src/demo/demo.config.js';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { rawConnect, type RawConnect } from './harness/raw-stream.js';
+import { positionOf } from './harness/event-ids.js';
 import { deleteKeys, keysUnder, startRedisCluster } from './harness/redis.js';
 import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
@@ -367,6 +368,45 @@ describe.each(DEPLOYMENTS)('Redis backplane on $name: three instances', (deploym
         headers: { Authorization: `Bearer ${b.adminToken}` },
       });
       expect(await none.json()).toEqual({ closed: 0 });
+    });
+  });
+
+  describe('resumes that arrive together', () => {
+    /** `sse_history_reads_total{result}` as the instance's /metrics shows it. */
+    async function historyReads(server: DemoServer, result: 'sent' | 'merged'): Promise<number> {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split('\n').find((entry) => entry.startsWith(`sse_history_reads_total{result="${result}"}`));
+      return line ? Number(line.split(' ')[1]) : 0;
+    }
+
+    it('read a shared history once, and each client still gets exactly what it missed', async () => {
+      const users = Array.from({ length: 12 }, (_, i) => `storm-${i}`);
+      const first = await Promise.all(users.map((userId) => open(a, userId)));
+      const seen = await publish(a, { broadcast: true }, 'seen');
+      await Promise.all(first.map((stream) => stream.waitForType(TYPE, 1)));
+      first.forEach((stream) => stream.close());
+      const missed = [await publish(a, { broadcast: true }, 'm1'), await publish(a, { userId: users[3] }, 'own')];
+      missed.push(await publish(a, { broadcast: true }, 'm2'));
+
+      // The same cursor, straight from the history store, in one tick: the broadcasts' history is read once.
+      const store = c.app.get(HistoryStore);
+      const [sentBefore, mergedBefore] = [await historyReads(c, 'sent'), await historyReads(c, 'merged')];
+      const cursor = positionOf(seen);
+      const reads = await Promise.all(users.map((userId) => store.read([`user:${userId}`, 'all'], cursor, positionOf(missed[2]))));
+      expect(await historyReads(c, 'sent')).toBe(sentBefore + users.length + 1);
+      expect(await historyReads(c, 'merged')).toBe(mergedBefore + users.length - 1);
+      reads.forEach((read, i) =>
+        expect(read.events.map((event) => event.message.id)).toEqual(i === 3 ? missed : [missed[0], missed[2]]),
+      );
+
+      // Over HTTP, all at once on B: every client gets what it missed, once, in order.
+      const resumed = await Promise.all(users.map((userId) => open(b, userId, { headers: { 'Last-Event-ID': seen } })));
+      await Promise.all(resumed.map((stream, i) => stream.waitForType(TYPE, i === 3 ? 3 : 2)));
+      await sleep(SETTLE_MS);
+      resumed.forEach((stream, i) => {
+        expect(stream.ofType('sse.loss')).toEqual([]);
+        expect(notes(stream).map((event) => event.id)).toEqual(i === 3 ? missed : [missed[0], missed[2]]);
+      });
     });
   });
 
