@@ -48,7 +48,6 @@ export { CurrentPrincipal, Authenticated } from './auth/auth.decorators.js';
 export { LastEventId } from './http/last-event-id.decorator.js';
 export { SseRoute } from './http/sse-route.decorator.js';
 export type { SseRouteOptions } from './http/sse-route.options.js';
-export { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 export { SseWriter } from './http/sse-writer.js';
 export { formatMessage } from './http/sse-wire.js';
 export { sseCorsOptions } from './http/sse-cors.js';

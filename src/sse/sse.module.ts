@@ -9,7 +9,6 @@ import { ConfigurableSseModule } from './sse.module-definition.js';
 import { sseProviders } from './sse.providers.js';
 import { TokenAuthGuard } from './auth/token-auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
-import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
@@ -25,7 +24,6 @@ import { SseHealth } from './observability/sse-health.js';
     NotificationService,
     TokenAuthGuard,
     ConnectionLimitGuard,
-    SseWriterInterceptor,
     SseWriter,
     SseHealth,
   ],
@@ -38,7 +36,6 @@ import { SseHealth } from './observability/sse-health.js';
     Broker,
     TokenAuthGuard,
     ConnectionLimitGuard,
-    SseWriterInterceptor,
     SseWriter,
     SseMetrics,
     SseHealth,

@@ -13,6 +13,8 @@ import type { ServerResponse } from 'node:http';
 import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js';
 import type { Principal } from '../auth/principal.js';
 import { type AdapterResponse, nodeResponseOf } from '../http/response-sink.js';
+import { handOverTo } from '../http/route-writer.js';
+import { SseWriter } from '../http/sse-writer.js';
 import { PRINCIPAL_KEY, SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
@@ -32,6 +34,7 @@ export class ConnectionLimitGuard implements CanActivate {
     private readonly limiter: ConnectionLimiter,
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: SseMetrics,
+    private readonly writer: SseWriter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -60,6 +63,7 @@ export class ConnectionLimitGuard implements CanActivate {
       );
     }
     this.releaseOnClose(nodeResponseOf(response), result.lease);
+    handOverTo(this.writer, http.getRequest());
     return true;
   }
 
