@@ -1,10 +1,11 @@
 /**
  * Jest runs the TypeScript sources as ES modules (Nest 12 is ESM-only). The
  * end-to-end suites run once over Express and once over Fastify (child
- * processes of the demo and the browser's included), except the bench's and
- * the package's, which pick their servers themselves, and the check of the
- * shared services, which has no server. Before any suite, globalSetup finds
- * or starts the Redis and PostgreSQL they share (test/environment/).
+ * processes of the demo and the browser's included), except the bench's, the
+ * package's and the Sentinel failover's, which pick their servers themselves,
+ * and the check of the shared services, which has no server. Before any
+ * suite, globalSetup finds or starts the Redis and PostgreSQL they share
+ * (test/environment/).
  */
 const base = {
   testEnvironment: 'node',
@@ -34,7 +35,7 @@ export default {
       ...base,
       displayName: 'e2e · fastify',
       testMatch: e2e,
-      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.', '/services\\.'],
+      testPathIgnorePatterns: ['/bench-smoke\\.', '/package\\.', '/services\\.', '/redis-sentinel\\.'],
       setupFiles: ['<rootDir>/test/harness/fastify.setup.ts'],
     },
   ],

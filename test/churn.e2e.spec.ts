@@ -101,7 +101,9 @@ async function expectNoSlotHeld(urls: string[], userId: string, redis?: { client
   if (redis) {
     const keys = new RedisKeys(redis.prefix);
     expect(await redis.client.zcard(keys.userLeases(userId))).toBe(0);
-    expect(await redis.client.zcard(keys.leases)).toBe(0);
+    for (const instance of (await redis.client.zrange(keys.instances, '0', '-1')) as string[]) {
+      expect({ instance, leases: await redis.client.scard(keys.instanceLeases(instance)) }).toEqual({ instance, leases: 0 });
+    }
   }
 }
 

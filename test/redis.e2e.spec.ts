@@ -1,22 +1,25 @@
-import { Redis } from 'ioredis';
-import { Broker, SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
+import { type Cluster, Redis } from 'ioredis';
+import { Broker, HistoryStore, SSE_OPTIONS, type ResolvedSseOptions } from '../src/sse/index.js';
+import type { DemoConfig } from '../src/demo/demo.config.js';
 import { startDemoServer, type DemoServer } from './harness/demo-server.js';
 import { rawConnect, type RawConnect } from './harness/raw-stream.js';
-import { deleteKeys, keysUnder } from './harness/redis.js';
+import { positionOf } from './harness/event-ids.js';
+import { deleteKeys, keysUnder, startRedisCluster } from './harness/redis.js';
 import { lossOf, TestStream, type ReceivedEvent, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken } from './harness/tokens.js';
 import { eventually, sleep } from './harness/waiting.js';
 
 /**
  * The Redis backplane, end to end: three instances of the demo app in this
- * process, each on its own port, sharing one Redis and one key prefix, i.e.
- * one cluster. Fan-out, the cluster-wide per-user limit, resume on another
+ * process, each on its own port, sharing one Redis deployment and one key
+ * prefix. Fan-out, the cluster-wide per-user limit, resume on another
  * instance, disconnects and stats are checked through HTTP and real
- * `EventSource` clients only.
+ * `EventSource` clients only, once on the shared Redis server and once on a
+ * three-master Redis Cluster that the suite starts itself.
  */
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const PREFIX = `sse-test-${process.pid}-${Date.now()}-cluster:`;
+const PREFIX = `sse-test-${process.pid}-${Date.now()}-instances:`;
 const TYPE = 'note';
 /** Long enough for a duplicate or a stray event to show up, were one on its way. */
 const SETTLE_MS = 250;
@@ -35,8 +38,35 @@ function notes(stream: TestStream): ReceivedEvent[] {
   return stream.ofType(TYPE);
 }
 
-describe('Redis backplane: a cluster of three instances', () => {
-  let redis: Redis;
+/** What the suite runs on: the shared Redis server, or a Redis Cluster of its own. */
+interface Deployment {
+  readonly name: string;
+  start(): Promise<{ config: Partial<DemoConfig>; client: Redis | Cluster; stop(): Promise<void> }>;
+}
+
+const DEPLOYMENTS: Deployment[] = [
+  {
+    name: 'one Redis server',
+    async start() {
+      const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await client.connect();
+      return { config: { redisUrl: REDIS_URL }, client, stop: async () => client.disconnect() };
+    },
+  },
+  {
+    // Every script's keys share a slot, or the cluster refuses it (CROSSSLOT): this runs them all.
+    name: 'a Redis Cluster of three masters',
+    async start() {
+      const cluster = await startRedisCluster(3);
+      return { config: { redisClusterNodes: cluster.nodes }, client: cluster.client(), stop: () => cluster.stop() };
+    },
+  },
+];
+
+describe.each(DEPLOYMENTS)('Redis backplane on $name: three instances', (deployment) => {
+  let redis: Redis | Cluster;
+  let stopDeployment: () => Promise<void>;
+  let deploymentConfig: Partial<DemoConfig>;
   let a: DemoServer;
   let b: DemoServer;
   let c: DemoServer;
@@ -56,10 +86,9 @@ describe('Redis backplane: a cluster of three instances', () => {
   }
 
   beforeAll(async () => {
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
+    ({ client: redis, config: deploymentConfig, stop: stopDeployment } = await deployment.start());
     const config = {
-      redisUrl: REDIS_URL,
+      ...deploymentConfig,
       redisKeyPrefix: PREFIX,
       redisLeaseTtlMs: 3000,
       maxConnectionsPerUser: MAX_PER_USER,
@@ -81,14 +110,16 @@ describe('Redis backplane: a cluster of three instances', () => {
       await deleteKeys(redis, PREFIX);
       expect(await keysUnder(redis, PREFIX)).toEqual([]);
     } finally {
-      redis.disconnect();
+      await stopDeployment();
     }
   }, 10_000);
 
   it('uses one Redis key prefix for everything it writes', async () => {
     await publish(a, { userId: 'keys-check' }, 0);
     const keys = await keysUnder(redis, PREFIX);
-    expect(keys).toEqual(expect.arrayContaining([`${PREFIX}log`, `${PREFIX}last-id`, `${PREFIX}history:user:keys-check`]));
+    expect(keys).toEqual(
+      expect.arrayContaining([`${PREFIX}{events}:log`, `${PREFIX}{events}:last-id`, `${PREFIX}{events}:history:user:keys-check`]),
+    );
     expect(keys.every((key) => key.startsWith(PREFIX))).toBe(true);
   });
 
@@ -253,7 +284,7 @@ describe('Redis backplane: a cluster of three instances', () => {
     it("events dropped by age (historyTtlMs) give 'expired', not a replay with a hole in it", async () => {
       // An instance of the cluster whose publishes keep events for 1 s only.
       const d = await startDemoServer({
-        redisUrl: REDIS_URL,
+        ...deploymentConfig,
         redisKeyPrefix: PREFIX,
         redisLeaseTtlMs: 3000,
         maxConnectionsPerUser: MAX_PER_USER,
@@ -337,6 +368,45 @@ describe('Redis backplane: a cluster of three instances', () => {
         headers: { Authorization: `Bearer ${b.adminToken}` },
       });
       expect(await none.json()).toEqual({ closed: 0 });
+    });
+  });
+
+  describe('resumes that arrive together', () => {
+    /** `sse_history_reads_total{result}` as the instance's /metrics shows it. */
+    async function historyReads(server: DemoServer, result: 'sent' | 'merged'): Promise<number> {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split('\n').find((entry) => entry.startsWith(`sse_history_reads_total{result="${result}"}`));
+      return line ? Number(line.split(' ')[1]) : 0;
+    }
+
+    it('read a shared history once, and each client still gets exactly what it missed', async () => {
+      const users = Array.from({ length: 12 }, (_, i) => `storm-${i}`);
+      const first = await Promise.all(users.map((userId) => open(a, userId)));
+      const seen = await publish(a, { broadcast: true }, 'seen');
+      await Promise.all(first.map((stream) => stream.waitForType(TYPE, 1)));
+      first.forEach((stream) => stream.close());
+      const missed = [await publish(a, { broadcast: true }, 'm1'), await publish(a, { userId: users[3] }, 'own')];
+      missed.push(await publish(a, { broadcast: true }, 'm2'));
+
+      // The same cursor, straight from the history store, in one tick: the broadcasts' history is read once.
+      const store = c.app.get(HistoryStore);
+      const [sentBefore, mergedBefore] = [await historyReads(c, 'sent'), await historyReads(c, 'merged')];
+      const cursor = positionOf(seen);
+      const reads = await Promise.all(users.map((userId) => store.read([`user:${userId}`, 'all'], cursor, positionOf(missed[2]))));
+      expect(await historyReads(c, 'sent')).toBe(sentBefore + users.length + 1);
+      expect(await historyReads(c, 'merged')).toBe(mergedBefore + users.length - 1);
+      reads.forEach((read, i) =>
+        expect(read.events.map((event) => event.message.id)).toEqual(i === 3 ? missed : [missed[0], missed[2]]),
+      );
+
+      // Over HTTP, all at once on B: every client gets what it missed, once, in order.
+      const resumed = await Promise.all(users.map((userId) => open(b, userId, { headers: { 'Last-Event-ID': seen } })));
+      await Promise.all(resumed.map((stream, i) => stream.waitForType(TYPE, i === 3 ? 3 : 2)));
+      await sleep(SETTLE_MS);
+      resumed.forEach((stream, i) => {
+        expect(stream.ofType('sse.loss')).toEqual([]);
+        expect(notes(stream).map((event) => event.id)).toEqual(i === 3 ? missed : [missed[0], missed[2]]);
+      });
     });
   });
 

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SseHealthIndicator } from '../sse/terminus.js';
-import { type Principal, SseModule } from '../sse/index.js';
+import { type Principal, SseModule, type SseRedisOptions } from '../sse/index.js';
 import { ChatModule } from './chat/chat.module.js';
 import { isOwnChatTopic } from './chat/chat.service.js';
 import { DEMO_CONFIG, METRICS_REGISTRY } from './demo.constants.js';
@@ -21,6 +21,25 @@ export const ADMIN_TOPIC_PREFIX = 'admin';
 /** Chat topics are their owner's; `admin…` topics are admins'; any other topic is anyone's. */
 function canReadTopic(principal: Principal, topic: string): boolean {
   return isOwnChatTopic(principal, topic) ?? (!topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'));
+}
+
+/** The Redis deployment the settings name (Sentinels, a Cluster or one server), if any. */
+function redisOf(config: DemoConfig): SseRedisOptions | undefined {
+  const deployment: SseRedisOptions | undefined = config.redisSentinels
+    ? { sentinels: config.redisSentinels, name: config.redisSentinelName }
+    : config.redisClusterNodes
+      ? { cluster: config.redisClusterNodes }
+      : config.redisUrl
+        ? { url: config.redisUrl }
+        : undefined;
+  return (
+    deployment && {
+      ...deployment,
+      keyPrefix: config.redisKeyPrefix,
+      leaseTtlMs: config.redisLeaseTtlMs,
+      waitForConnection: config.redisWait,
+    }
+  );
 }
 
 @Module({})
@@ -44,14 +63,7 @@ export class AppModule {
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
             metrics: { registry },
-            redis: config.redisUrl
-              ? {
-                  url: config.redisUrl,
-                  keyPrefix: config.redisKeyPrefix,
-                  leaseTtlMs: config.redisLeaseTtlMs,
-                  waitForConnection: config.redisWait,
-                }
-              : undefined,
+            redis: redisOf(config),
             // PostgreSQL when DATABASE_URL is set (its tables created at startup), else the default: Redis's or memory.
             inbox: {
               store: config.databaseUrl

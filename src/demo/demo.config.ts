@@ -1,3 +1,5 @@
+import type { RedisNode } from '../sse/index.js';
+
 export type HttpAdapterName = 'express' | 'fastify';
 
 /** The demo app's settings, read from the environment. */
@@ -19,8 +21,13 @@ export interface DemoConfig {
   corsOrigins: string[];
   historySize: number;
   historyTtlMs: number;
-  /** Run over Redis when set (fan-out, history and limits shared by every instance). */
+  /** Run over Redis when set (fan-out, history and limits shared by every instance): a standalone Redis, */
   redisUrl?: string;
+  /** or a Redis Cluster (some of its nodes), */
+  redisClusterNodes?: RedisNode[];
+  /** or the master named `redisSentinelName` that these Sentinels watch. */
+  redisSentinels?: RedisNode[];
+  redisSentinelName?: string;
   redisKeyPrefix: string;
   /** How soon the slots of an instance that died are freed (ms). */
   redisLeaseTtlMs: number;
@@ -79,6 +86,9 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     historySize: integer(env, 'SSE_HISTORY_SIZE', 1000),
     historyTtlMs: integer(env, 'SSE_HISTORY_TTL_MS', 3_600_000),
     redisUrl: env.REDIS_URL || undefined,
+    redisClusterNodes: nodes(env, 'REDIS_CLUSTER_NODES'),
+    redisSentinels: nodes(env, 'REDIS_SENTINELS'),
+    redisSentinelName: env.REDIS_SENTINEL_NAME || undefined,
     redisKeyPrefix: env.SSE_REDIS_PREFIX || 'sse:',
     redisLeaseTtlMs: integer(env, 'SSE_REDIS_LEASE_TTL_MS', 30_000),
     redisWait: env.SSE_REDIS_WAIT === 'true',
@@ -93,6 +103,17 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     // 0: an answer whose client went away is cancelled at once (and cannot be resumed).
     chatDetachedGraceMs: integer(env, 'CHAT_DETACHED_GRACE_MS', 15_000, 0),
   };
+}
+
+/** `host:port,host:port`, or undefined when unset. */
+function nodes(env: NodeJS.ProcessEnv, name: string): RedisNode[] | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  return raw.split(',').map((entry) => {
+    const match = /^\s*([^\s:]+):(\d{1,5})\s*$/.exec(entry);
+    if (!match) throw new Error(`${name} must be host:port pairs separated by commas, got "${raw}"`);
+    return { host: match[1], port: Number(match[2]) };
+  });
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {

@@ -50,7 +50,6 @@ export { CurrentPrincipal, Authenticated } from './auth/auth.decorators.js';
 export { LastEventId } from './http/last-event-id.decorator.js';
 export { SseRoute } from './http/sse-route.decorator.js';
 export type { SseRouteOptions } from './http/sse-route.options.js';
-export { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 export { SseWriter } from './http/sse-writer.js';
 export { formatMessage } from './http/sse-wire.js';
 export { sseCorsOptions } from './http/sse-cors.js';
@@ -102,7 +101,7 @@ export type { SseInboxOptions, SsePostgresInboxOptions, ResolvedInboxOptions } f
 
 // redis/: the shared connection and its key names.
 export { RedisBackplane } from './redis/redis-backplane.js';
-export type { SseRedisOptions } from './redis/redis-backplane.js';
+export type { SseRedisOptions, RedisNode, RedisClient } from './redis/redis-backplane.js';
 export { RedisKeys } from './redis/redis-keys.js';
 
 // observability/: metrics and health.

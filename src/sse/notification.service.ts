@@ -224,7 +224,8 @@ export class NotificationService<Events extends EventMap = AnyEvents>
   private async resume(subscriber: StreamSubscriber, lastEventId: string, from: EventPosition): Promise<void> {
     try {
       const after = parseEventId(lastEventId);
-      const read = after ? await this.history.read(subscriber.keys, after) : { events: [], loss: 'malformed' as const };
+      // Up to where the stream was placed: everything after it reaches the stream live.
+      const read = after ? await this.history.read(subscriber.keys, after, from) : { events: [], loss: 'malformed' as const };
       if (read.loss) {
         // The cursor is the client's text: quoted, so that it cannot fake a log line.
         this.logger.debug(`A stream of ${subscriber.userId} cannot resume after ${JSON.stringify(lastEventId)}: ${read.loss}`);

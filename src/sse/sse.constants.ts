@@ -9,6 +9,3 @@ export const PRINCIPAL_KEY = Symbol('sse:principal');
 
 /** Metadata of `@Authenticated(...roles)`: the roles required. */
 export const REQUIRED_ROLES = 'sse:required-roles';
-
-/** Metadata of `@SseRoute()`: its options. */
-export const SSE_ROUTE_OPTIONS = 'sse:route-options';

@@ -10,7 +10,6 @@ import { ConfigurableSseModule } from './sse.module-definition.js';
 import { sseProviders } from './sse.providers.js';
 import { TokenAuthGuard } from './auth/token-auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
-import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
@@ -29,7 +28,6 @@ import { InboxStore } from './inbox/inbox.store.js';
     NotificationService,
     TokenAuthGuard,
     ConnectionLimitGuard,
-    SseWriterInterceptor,
     SseWriter,
     SseHealth,
     // Every 503 of the module gets its Retry-After, wherever it is thrown.
@@ -45,7 +43,6 @@ import { InboxStore } from './inbox/inbox.store.js';
     Broker,
     TokenAuthGuard,
     ConnectionLimitGuard,
-    SseWriterInterceptor,
     SseWriter,
     SseMetrics,
     SseHealth,

@@ -53,9 +53,9 @@ export const sseProviders: Provider[] = [
   },
   {
     provide: HistoryStore,
-    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null) =>
-      backplane ? new RedisHistoryStore(backplane, history.ttlMs) : new InMemoryHistoryStore(history),
-    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null, metrics: SseMetrics) =>
+      backplane ? new RedisHistoryStore(backplane, history.ttlMs, metrics) : new InMemoryHistoryStore(history),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE, SseMetrics],
   },
   {
     provide: Broker,

@@ -7,6 +7,12 @@ function parseId(id: string): [number, number] {
   return [Number(match[1]), Number(match[2])];
 }
 
+/** The position an event id names, as the library's history store takes it. */
+export function positionOf(id: string): { ms: number; seq: number } {
+  const [ms, seq] = parseId(id);
+  return { ms, seq };
+}
+
 /** Orders two event ids numerically (as strings, `10-0` would sort before `9-0`). */
 export function compareIds(a: string, b: string): number {
   const [am, as] = parseId(a);

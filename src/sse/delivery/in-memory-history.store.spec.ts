@@ -112,6 +112,10 @@ describe('InMemoryHistoryStore', () => {
       // After an event of another key: the position alone decides.
       expect(dataOf(await store.read(keys, published[4].position))).toEqual(['a2', 'orders2', 'all2']);
 
+      // Up to a bound (where a resuming stream was placed): nothing after it, the bound itself included.
+      expect(dataOf(await store.read(keys, { ms: T0, seq: 0 }, published[5].position))).toEqual(['a1', 'orders1', 'all1', 'a2']);
+      expect(await store.read(keys, published[5].position, published[5].position)).toEqual({ events: [] });
+
       // After the newest: nothing.
       expect(await store.read(keys, published.at(-1)!.position)).toEqual({ events: [] });
       // A key that never had an event contributes nothing.

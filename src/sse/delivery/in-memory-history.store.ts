@@ -57,7 +57,7 @@ export class InMemoryHistoryStore extends HistoryStore {
     return this.last;
   }
 
-  async read(keys: readonly string[], after: EventPosition): Promise<HistoryRead> {
+  async read(keys: readonly string[], after: EventPosition, upTo: EventPosition = this.last): Promise<HistoryRead> {
     if (comparePositions(after, this.origin) < 0) return { events: [], loss: 'restarted' };
     if (comparePositions(after, this.last) > 0) return { events: [], loss: 'unknown' };
     const now = this.now();
@@ -67,7 +67,7 @@ export class InMemoryHistoryStore extends HistoryStore {
       if (log) this.expire(log, now);
       const droppedUpTo = log ? log.evictedUpTo : this.forgottenUpTo;
       if (droppedUpTo && comparePositions(droppedUpTo, after) > 0) return { events: [], loss: 'expired' };
-      if (log) found.push(...eventsAfter(log.events, after));
+      if (log) found.push(...eventsBetween(log.events, after, upTo));
     }
     // Each log is in order; an event kept under several of these keys is given once.
     found.sort((a, b) => comparePositions(a.position, b.position));
@@ -101,14 +101,19 @@ export class InMemoryHistoryStore extends HistoryStore {
   }
 }
 
-/** The events of an ordered log after a position, found by binary search. */
-function eventsAfter(events: readonly PublishedEvent[], after: EventPosition): PublishedEvent[] {
+/** The events of an ordered log after `after` and up to `upTo`. */
+function eventsBetween(events: readonly PublishedEvent[], after: EventPosition, upTo: EventPosition): PublishedEvent[] {
+  return events.slice(countUpTo(events, after), countUpTo(events, upTo));
+}
+
+/** How many events of an ordered log are at or before a position, found by binary search. */
+function countUpTo(events: readonly PublishedEvent[], position: EventPosition): number {
   let low = 0;
   let high = events.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (comparePositions(events[middle].position, after) <= 0) low = middle + 1;
+    if (comparePositions(events[middle].position, position) <= 0) low = middle + 1;
     else high = middle;
   }
-  return events.slice(low);
+  return low;
 }

@@ -1,10 +1,9 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { Broker, type BrokerListener, type PublishOptions } from './broker.js';
-import { comparePositions, parseEventId } from '../events/event-position.js';
+import { comparePositions, type EventPosition, formatEventId, parseEventId } from '../events/event-position.js';
 import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
 import { historyKeysOf, type PublishTarget } from '../events/publish-target.js';
-import type { RedisBackplane, RedisScript } from '../redis/redis-backplane.js';
+import type { RedisBackplane, RedisClient, RedisScript } from '../redis/redis-backplane.js';
 import { LUA_EVENT_IDS, LUA_NOW } from '../redis/redis-lua.js';
 import type { SseMetrics } from '../observability/sse-metrics.js';
 
@@ -48,6 +47,20 @@ drop_excess(KEYS[3], tonumber(ARGV[7]))
 return id
 `;
 
+// After Redis went back in time (a failover that lost writes not yet replicated, a restart from an older
+// snapshot): ids are issued after everything this instance knew was issued, and a cursor before that is
+// no longer honoured, since what it missed may be among the lost writes.
+// KEYS: last-id, origin   ARGV: the newest id known issued   Returns whether anything changed.
+const RECOVER = `${LUA_EVENT_IDS}
+local known = ARGV[1]
+local changed = 0
+local last = redis.call('GET', KEYS[1])
+if not last or before(last, known) then redis.call('SET', KEYS[1], known); changed = 1 end
+local origin = redis.call('GET', KEYS[2])
+if not origin or before(origin, known) then redis.call('SET', KEYS[2], known); changed = 1 end
+return changed
+`;
+
 const EVENT = 'e';
 const BATCH = 1000;
 const ZERO = { ms: 0, seq: 0 };
@@ -63,12 +76,17 @@ const EVERY_INSTANCE: PublishTarget = { broadcast: true };
 export class RedisBroker extends Broker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisBroker.name);
   private readonly append: RedisScript;
+  private readonly recover: RedisScript;
   private listener?: BrokerListener;
-  private reader?: Redis;
+  private reader?: RedisClient;
   private stopped = false;
   private tailing?: Promise<void>;
   /** The id of the last log entry handled here. */
   private cursor = '0-0';
+  /** The newest id this instance knows was issued: read from the log, or acknowledged to a publish here. */
+  private issued: EventPosition = ZERO;
+  /** `issued` when the reader lost Redis: once back, that entry must still be in the log, or writes were lost. */
+  private issuedBeforeOutage?: EventPosition;
   /** The data set's origin when tailing began: a new one means Redis lost its data. */
   private origin = '';
 
@@ -79,6 +97,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   ) {
     super();
     this.append = backplane.script('sseAppend', APPEND);
+    this.recover = backplane.script('sseRecover', RECOVER);
   }
 
   listen(listener: BrokerListener): void {
@@ -90,9 +109,11 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     this.origin = await this.backplane.origin();
     // The log may be empty or trimmed: start after the newest id issued.
     this.cursor = (await client.get(keys.lastId)) ?? '0-0';
+    this.noteIssued(this.cursor);
     const reader = this.backplane.createReader();
     // ioredis sends the blocked read again after a reconnection, so an outage is noticed here, not as an error.
     let connections = 0;
+    reader.on('close', () => (this.issuedBeforeOutage ??= this.issued));
     reader.on('ready', () => {
       // Streams opened from now on read the history as it is now; only older ones may have missed events.
       const since = Date.now();
@@ -111,7 +132,9 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
   async publish(target: PublishTarget, type: string, data: string, options: PublishOptions = {}): Promise<PublishedEvent> {
     const streams = options.record === false ? [] : historyKeysOf(target).map((key) => this.backplane.keys.history(key));
     const id = await this.run(EVENT, target, type, data, streams);
-    return createPublishedEvent(parseEventId(id)!, target, type, data);
+    const event = createPublishedEvent(parseEventId(id)!, target, type, data);
+    this.noteIssued(event.position);
+    return event;
   }
 
   async disconnect(userId: string): Promise<void> {
@@ -130,7 +153,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
     )) as string;
   }
 
-  private async tail(reader: Redis): Promise<void> {
+  private async tail(reader: RedisClient): Promise<void> {
     const { log } = this.backplane.keys;
     let failing = false;
     while (!this.stopped) {
@@ -147,6 +170,7 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
           this.cursor = id;
           this.handle(id, fields);
         }
+        if (entries.length > 0) this.noteIssued(this.cursor);
       } catch (err) {
         if (this.stopped) break;
         this.metrics.backplaneError('read_log');
@@ -159,23 +183,39 @@ export class RedisBroker extends Broker implements OnModuleInit, OnApplicationSh
 
   /**
    * After the reader reconnected, or when far behind: entries trimmed from the log before
-   * they were read here, or a Redis that lost its data, mean events this
-   * instance's streams never got. Their clients resume from the history instead.
+   * they were read here, a Redis that lost its data, or one that went back in time (a
+   * failover that lost writes its replica had not received), mean events this instance's
+   * streams may never have got. Their clients resume from the history instead, and where
+   * that lost events too, they are told so.
    */
-  private async checkForGap(reader: Redis, since: number): Promise<void> {
-    const { log, origin } = this.backplane.keys;
-    const [info, currentOrigin] = await Promise.all([
+  private async checkForGap(reader: RedisClient, since: number): Promise<void> {
+    const { log, origin, lastId } = this.backplane.keys;
+    const known = this.issuedBeforeOutage ?? this.issued;
+    this.issuedBeforeOutage = undefined;
+    const knownId = formatEventId(known);
+    const [info, currentOrigin, stillThere] = await Promise.all([
       reader.xinfo('STREAM', log).catch(() => null) as Promise<unknown[] | null>,
       reader.get(origin),
+      reader.xrange(log, knownId, knownId, 'COUNT', 1),
     ]);
-    const deleted = info ? String(info[info.indexOf('max-deleted-entry-id') + 1]) : '0-0';
-    const trimmedPast = comparePositions(parseEventId(deleted) ?? ZERO, parseEventId(this.cursor) ?? ZERO) > 0;
-    const lostData = currentOrigin !== this.origin;
+    const deleted = parseEventId(info ? String(info[info.indexOf('max-deleted-entry-id') + 1]) : '0-0') ?? ZERO;
+    const trimmedPast = comparePositions(deleted, parseEventId(this.cursor) ?? ZERO) > 0;
+    // Compared with entries, not with last-id: ids issued since the failover may already be past the lost ones.
+    const wentBack = comparePositions(known, ZERO) > 0 && stillThere.length === 0 && comparePositions(known, deleted) > 0;
+    if (wentBack) await this.recover([lastId, origin], [knownId]);
+    const lostData = wentBack || currentOrigin !== this.origin;
     if (lostData) this.origin = await this.backplane.origin();
     if (trimmedPast || lostData) {
-      this.logger.warn(`Events may have been missed (${lostData ? 'Redis lost its data' : 'the log was trimmed'}); ending streams so clients resume`);
+      const why = wentBack ? 'Redis lost acknowledged writes' : lostData ? 'Redis lost its data' : 'the log was trimmed';
+      this.logger.warn(`Events may have been missed (${why}); ending streams so clients resume`);
       this.listener?.onGap(since);
     }
+  }
+
+  /** Keeps the newest id known to have been issued, whichever way it became known. */
+  private noteIssued(id: string | EventPosition): void {
+    const position = typeof id === 'string' ? parseEventId(id) : id;
+    if (position && comparePositions(position, this.issued) > 0) this.issued = position;
   }
 
   private handle(id: string, fields: string[]): void {

@@ -49,7 +49,7 @@ export interface SinkServices {
 export class ResponseSink implements MessageSink {
   private started = false;
   private ended = false;
-  /** Shared chunks go straight to the socket (see `writesChunksDirectly`). */
+  /** Shared chunks go straight to the socket (see `writesChunksDirectly`); decided once the headers are out. */
   private direct = false;
   private startTimer?: NodeJS.Timeout;
   /**
@@ -87,7 +87,7 @@ export class ResponseSink implements MessageSink {
     // It may have ended while it opened.
     if (this.ended) return closeStream();
     this.raw.on('close', () => this.onResponseClosed());
-    if (!this.started) this.startTimer = setTimeout(() => this.start(), 0);
+    if (!this.started) this.startTimer = setTimeout(() => this.start(true), 0);
     if (this.raw.req.method === 'HEAD') this.complete();
   }
 
@@ -95,7 +95,9 @@ export class ResponseSink implements MessageSink {
     const raw = this.raw;
     // A response dropped for a slow client stays open until its 'close' event: nothing more goes to it.
     if (this.ended || raw.destroyed) return;
-    if (!this.started) this.start();
+    // The first message carries the headers: one write to the socket, not two.
+    const first = !this.started;
+    if (first) this.start(false);
     if (this.burst === undefined) {
       this.burst = Infinity;
       setImmediate(() => this.endBurst());
@@ -103,6 +105,7 @@ export class ResponseSink implements MessageSink {
     const chunk = this.direct ? chunkOf(message) : undefined;
     const socket = raw.socket;
     const flowing = chunk && socket?.writable ? socket.write(chunk) : raw.write(wireOf(message));
+    if (first) this.direct = writesChunksDirectly(raw);
     // write() answers false once the response buffers: only then can the bound have been passed.
     if (!flowing && raw.writableLength > this.maxPendingBytes + this.burst) {
       this.services.slowClients.dropped(raw.writableLength);
@@ -133,22 +136,24 @@ export class ResponseSink implements MessageSink {
     this.cancelStart();
     const raw = this.raw;
     if (!raw.destroyed && !raw.writableEnded) {
-      if (!this.started) this.start();
+      if (!this.started) this.start(false);
       raw.end();
       if (raw.writableLength > 0) setTimeout(() => raw.destroy(), END_GRACE_MS).unref();
     }
     this.closeStream?.();
   }
 
-  private start(): void {
+  /** Writes the headers; `flush` sends them at once, else they go with the first message. */
+  private start(flush: boolean): void {
     this.started = true;
     this.cancelStart();
     const raw = this.raw;
     raw.socket?.setNoDelay(true);
     raw.socket?.setTimeout(0);
     raw.writeHead(200, { ...adapterHeaders(this.adapterResponse!), ...SSE_HEADERS });
-    raw.flushHeaders();
     this.adapterResponse = undefined;
+    if (!flush) return;
+    raw.flushHeaders();
     this.direct = writesChunksDirectly(raw);
   }
 

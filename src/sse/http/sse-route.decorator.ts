@@ -1,12 +1,11 @@
-import { applyDecorators, RequestMapping, RequestMethod, Res, SetMetadata, UseGuards, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, RequestMapping, RequestMethod, Res, UseGuards } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import type { MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { ConnectionLimitGuard } from '../limits/connection-limit.guard.js';
-import { SSE_ROUTE_OPTIONS } from '../sse.constants.js';
 import type { AdapterResponse } from './response-sink.js';
 import type { SseRouteOptions } from './sse-route.options.js';
-import { routeWriterOf, SseWriterInterceptor } from './sse-writer.interceptor.js';
+import { writerOf } from './route-writer.js';
 import { TokenAuthGuard } from '../auth/token-auth.guard.js';
 
 type Handler = (...args: unknown[]) => Observable<MessageEvent> | Promise<Observable<MessageEvent>>;
@@ -20,10 +19,9 @@ type Handler = (...args: unknown[]) => Observable<MessageEvent> | Promise<Observ
 export function SseRoute(path?: string, options: SseRouteOptions = {}): MethodDecorator {
   return applyDecorators(
     RequestMapping({ path, method: options.method ?? RequestMethod.GET }),
-    SetMetadata(SSE_ROUTE_OPTIONS, options),
+    // The limiter's guard also leaves the module's writer on the request (see `handOverTo`).
     UseGuards(TokenAuthGuard, ConnectionLimitGuard),
-    UseInterceptors(SseWriterInterceptor),
-    ServedByTheWriter(),
+    ServedByTheWriter(options.maxPendingBytes),
   );
 }
 
@@ -34,7 +32,7 @@ export function SseRoute(path?: string, options: SseRouteOptions = {}): MethodDe
  * after the handler's own), so Nest's handling of the request ends there.
  * Called outside a request (a unit test), the handler returns its stream.
  */
-function ServedByTheWriter(): MethodDecorator {
+function ServedByTheWriter(maxPendingBytes: number | undefined): MethodDecorator {
   return (target, key, descriptor) => {
     const handler = descriptor.value as unknown as Handler;
     const decorated = Object.keys(Reflect.getMetadata(ROUTE_ARGS_METADATA, target.constructor, key) ?? {}).map(
@@ -45,11 +43,11 @@ function ServedByTheWriter(): MethodDecorator {
 
     const served = function (this: unknown, ...args: unknown[]) {
       const response = args[responseIndex] as AdapterResponse | undefined;
-      const route = response && routeWriterOf(response);
+      const writer = response && writerOf(response);
       const stream = handler.apply(this, args);
-      if (!route) return stream;
-      if (!(stream instanceof Promise)) return route.writer.serve(stream, response, route.maxPendingBytes);
-      return stream.then((resolved) => route.writer.serve(resolved, response, route.maxPendingBytes));
+      if (!writer) return stream;
+      if (!(stream instanceof Promise)) return writer.serve(stream, response, maxPendingBytes);
+      return stream.then((resolved) => writer.serve(resolved, response, maxPendingBytes));
     };
     // What other decorators recorded on the handler (guards, roles, OpenAPI) goes with it.
     for (const metadataKey of Reflect.getOwnMetadataKeys(handler)) {

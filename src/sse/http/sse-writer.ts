@@ -30,13 +30,13 @@ export class SseWriter implements OnApplicationShutdown {
     this.services.slowClients.flush();
   }
 
-  serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
+  serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes?: number): void {
     const raw = nodeResponseOf(response);
     if (!ResponseSink.canServe(raw)) return;
     // A Fastify reply is a thenable that settles when its response finishes: until hijacked, Nest's handling of
     // the request awaits it, holding its promises and closures for as long as the stream is open.
     response.hijack?.();
-    const sink = new ResponseSink(raw, response, maxPendingBytes, this.services);
+    const sink = new ResponseSink(raw, response, maxPendingBytes ?? this.options.maxPendingBytes, this.services);
     if (messages instanceof NotificationStream) {
       sink.attach(messages.serve(sink));
     } else {

@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { resolveOptions } from '../sse.options.js';
 import { PRINCIPAL_KEY } from '../sse.constants.js';
 import { NoSseMetrics } from '../observability/sse-metrics.js';
+import { SseWriter } from '../http/sse-writer.js';
 import { rejection } from '../../../test/harness/rejection.js';
 
 /** What the guard sees of a Node response. */
@@ -40,7 +41,7 @@ function setup(
   const host = {
     httpAdapter: { setHeader: (response: unknown, name: string, value: string) => calls.push({ response, name, value }) },
   } as unknown as HttpAdapterHost;
-  const guard = new ConnectionLimitGuard(options, limiter, host, new NoSseMetrics());
+  const guard = new ConnectionLimitGuard(options, limiter, host, new NoSseMetrics(), new SseWriter(options, new NoSseMetrics()));
   /** Opens a request of a user on a fresh response. */
   const open = async (userId: string, response: object = new FakeResponse()) => {
     await guard.canActivate(contextOf({ [PRINCIPAL_KEY]: principal(userId) }, response));

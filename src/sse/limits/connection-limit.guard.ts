@@ -13,7 +13,9 @@ import type { ServerResponse } from 'node:http';
 import { ConnectionLimiter, type ConnectionLease } from './connection-limiter.js';
 import type { Principal } from '../auth/principal.js';
 import { type AdapterResponse, nodeResponseOf } from '../http/response-sink.js';
+import { handOverTo } from '../http/route-writer.js';
 import { SseUnavailableError } from '../http/sse-unavailable.error.js';
+import { SseWriter } from '../http/sse-writer.js';
 import { PRINCIPAL_KEY, SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
@@ -36,6 +38,7 @@ export class ConnectionLimitGuard implements CanActivate {
     @Optional() private readonly limiter: ConnectionLimiter,
     private readonly adapterHost: HttpAdapterHost,
     @Optional() private readonly metrics: SseMetrics,
+    @Optional() private readonly writer: SseWriter,
   ) {
     this.options = requireSseModule(options, 'ConnectionLimitGuard (@SseRoute)');
   }
@@ -65,6 +68,7 @@ export class ConnectionLimitGuard implements CanActivate {
       );
     }
     this.releaseOnClose(nodeResponseOf(response), result.lease);
+    handOverTo(this.writer, http.getRequest());
     return true;
   }
 

@@ -17,6 +17,7 @@ export class PrometheusSseMetrics extends SseMetrics {
   private readonly replaysTotal: Counter;
   private readonly replayedEventsTotal: Counter;
   private readonly lossTotal: Counter<'reason'>;
+  private readonly historyReadsTotal: Counter<'result'>;
   private readonly rejectionsTotal: Counter<'reason'>;
   private readonly slowClientsTotal: Counter;
   private readonly backplaneErrorsTotal: Counter<'operation'>;
@@ -52,6 +53,7 @@ export class PrometheusSseMetrics extends SseMetrics {
     this.replaysTotal = new Counter({ name: named('replays_total'), help: 'Resumed streams that replayed missed events', registers });
     this.replayedEventsTotal = new Counter({ name: named('replayed_events_total'), help: 'Events replayed to resumed streams', registers });
     this.lossTotal = new Counter({ name: named('loss_events_total'), help: 'Resumes that could not replay everything, by reason', labelNames: ['reason'], registers });
+    this.historyReadsTotal = new Counter({ name: named('history_reads_total'), help: 'History reads for resumes: sent to the store, or merged into an identical one in flight', labelNames: ['result'], registers });
     this.rejectionsTotal = new Counter({ name: named('limiter_rejections_total'), help: 'Streams refused by the connection limiter, by reason', labelNames: ['reason'], registers });
     this.slowClientsTotal = new Counter({ name: named('slow_clients_dropped_total'), help: 'Streams dropped because their client did not read', registers });
     this.backplaneErrorsTotal = new Counter({ name: named('backplane_errors_total'), help: 'Failed operations of the shared store (Redis), by operation', labelNames: ['operation'], registers });
@@ -72,6 +74,10 @@ export class PrometheusSseMetrics extends SseMetrics {
 
   lost(reason: LossReason): void {
     this.lossTotal.inc({ reason });
+  }
+
+  historyRead(merged: boolean): void {
+    this.historyReadsTotal.inc({ result: merged ? 'merged' : 'sent' });
   }
 
   rejected(reason: RejectionReason): void {

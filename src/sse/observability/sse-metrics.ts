@@ -33,6 +33,8 @@ export abstract class SseMetrics {
   abstract delivered(streams: number): void;
   abstract replayed(events: number): void;
   abstract lost(reason: LossReason): void;
+  /** A history read for a resume: sent to the store, or merged into an identical one in flight. */
+  abstract historyRead(merged: boolean): void;
   abstract rejected(reason: RejectionReason): void;
   abstract slowClientDropped(): void;
   abstract backplaneError(operation: BackplaneOperation): void;
@@ -44,6 +46,7 @@ export class NoSseMetrics extends SseMetrics {
   delivered(): void {}
   replayed(): void {}
   lost(): void {}
+  historyRead(): void {}
   rejected(): void {}
   slowClientDropped(): void {}
   backplaneError(): void {}

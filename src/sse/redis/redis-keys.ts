@@ -1,29 +1,43 @@
-/** The key names, all under one prefix. */
+/**
+ * The key names, all under one prefix. A Redis Cluster puts a key in the slot
+ * of its hash tag (the part in braces), and a script may only touch keys of
+ * one slot, so the tags follow what each script touches:
+ * - `{events}`: the one order of events (last id, origin, log) and every
+ *   history stream, which the publish and read scripts touch together;
+ * - `{user:<id>}`: one user's connection slots;
+ * - `{instance:<id>}`: one instance's connection slots;
+ * - `{<feed>}` of an inbox feed (`user:<id>`, `topic:<name>`, `all`): its items, and a user's marks in their own feed's slot.
+ */
 export class RedisKeys {
   /** The newest id issued. */
   readonly lastId: string;
-  /** The first id of this data set: a cursor before it is from before Redis lost its data. */
+  /** The oldest cursor this data set can honour: a cursor before it is from data Redis lost. */
   readonly origin: string;
-  /** Every event and disconnect, in id order: what instances tail. */
+  /** Every event, disconnect and signal, in id order: what instances tail. */
   readonly log: string;
-  /** Every live lease, scored by expiry, as `<instance>\n<user>\n<serial>`. */
-  readonly leases: string;
+  /** The live instances, scored by when each is presumed dead unless it renews. */
+  readonly instances: string;
 
   constructor(readonly prefix: string) {
-    this.lastId = `${prefix}last-id`;
-    this.origin = `${prefix}origin`;
-    this.log = `${prefix}log`;
-    this.leases = `${prefix}leases`;
+    this.lastId = `${prefix}{events}:last-id`;
+    this.origin = `${prefix}{events}:origin`;
+    this.log = `${prefix}{events}:log`;
+    this.instances = `${prefix}instances`;
   }
 
   /** The history stream of a user, topic or the broadcasts (see `historyKeysOf`). */
   history(key: string): string {
-    return `${this.prefix}history:${key}`;
+    return `${this.prefix}{events}:history:${key}`;
   }
 
-  /** The live leases of one user, scored by expiry. */
+  /** The live connection slots of one user, across instances, scored by expiry. */
   userLeases(userId: string): string {
-    return `${this.prefix}user-leases:${userId}`;
+    return `${this.prefix}{user:${userId}}:leases`;
+  }
+
+  /** The connection slots held by one instance, as `<user>\n<serial>`. */
+  instanceLeases(instanceId: string): string {
+    return `${this.prefix}{instance:${instanceId}}:leases`;
   }
 
   /**
@@ -34,5 +48,4 @@ export class RedisKeys {
   inboxFeed(feed: string): string {
     return `${this.prefix}inbox:{${feed}}`;
   }
-
 }
