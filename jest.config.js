@@ -30,7 +30,9 @@ export default {
   globalTeardown: '<rootDir>/test/environment/global-teardown.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...base, displayName: 'e2e · express', testMatch: e2e },
+    // Tab sharing is the client's own coordination between tabs: it runs on the demo's default adapter only, while
+    // the server side it uses (streams, topics, resume) runs over both in the browser and client suites.
+    { ...base, displayName: 'e2e · express', testMatch: e2e, testPathIgnorePatterns: ['/client-tabs\\.'] },
     {
       ...base,
       displayName: 'e2e · fastify',
