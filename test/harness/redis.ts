@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisNode } from '../../src/sse/index.js';
 import { eventually } from './waiting.js';
+import { redisAnswers } from '../environment/private-redis.js';
 
 /** A port nothing listens on (just released by the OS): for a Redis of a suite's own, or one that is not there. */
 export function freePort(): Promise<number> {
@@ -38,17 +39,8 @@ export function probeClient(url: string): Redis {
   return client;
 }
 
-export async function redisAnswers(url: string): Promise<boolean> {
-  const client = probeClient(url);
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
+/** Whether a Redis answers PING: the same check that decides whether npm test starts a private one. */
+export { redisAnswers };
 
 /** Every key under `prefix`, on every master of a cluster. */
 export async function keysUnder(redis: Redis | Cluster, prefix: string): Promise<string[]> {
@@ -114,7 +106,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterServer
   };
   try {
     const urls = nodes.map(({ port }) => `redis://127.0.0.1:${port}`);
-    await eventually(async () => (await Promise.all(urls.map(redisAnswers))).every(Boolean), 10_000, 'the cluster nodes to answer');
+    await eventually(async () => (await Promise.all(urls.map((url) => redisAnswers(url)))).every(Boolean), 10_000, 'the cluster nodes to answer');
     await promisify(execFile)('redis-cli', [
       '--cluster', 'create', ...nodes.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes',
     ]);
