@@ -250,5 +250,9 @@ describe('the inbox client', () => {
     expect(stream.listeners).toBe(0);
     stream.tell({ unread: 9, change: 'added', ids: ['9-0'] });
     expect(inbox.state.unread).toBe(1);
+    // Nor does it start following again.
+    inbox.follow(stream)();
+    inbox.follow(stream);
+    expect(stream.listeners).toBe(0);
   });
 });

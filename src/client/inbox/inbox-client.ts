@@ -92,6 +92,7 @@ export class InboxClient<Events extends EventMap = AnyEvents> {
    * and fetches it again whenever the stream opens (again) or tells of a loss. Returns what stops it.
    */
   follow(stream: InboxStream): () => void {
+    if (this.aborter.signal.aborted) return () => undefined;
     let open = stream.state.status === 'open';
     const stops = [
       stream.on(INBOX_EVENT, (data) => this.heardChange(data)),
