@@ -89,9 +89,8 @@ describe(`the inbox client in Node (${TEST_ADAPTER})`, () => {
 
   it('has the count at once, then keeps it by the stream: a publish, and a mark on another device, with no fetch', async () => {
     const userId = user('count');
-    const token = await signToken(userId);
     const kept = [await keep(userId, 'one'), await keep(userId, 'two')];
-    const { probe, stream } = await signedIn('count');
+    const { token, probe, stream } = await signedIn('count');
     await probe.until((state) => state.unread === 2, 'the count fetched');
     expect(probe.state).toEqual({ status: 'all', items: [], more: false, unread: 2, error: undefined });
     expect(new URL(probe.fetches[0].url).search).toBe('?status=all&limit=1');
