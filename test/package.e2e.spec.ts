@@ -15,7 +15,8 @@ import { signToken } from './harness/tokens.js';
  * against the package's declarations and exports map, once as ES modules and
  * once as CommonJS (as `nest new` makes apps, which load the ESM-only package
  * with Node's `require()` of ES modules), and each build is run with node and
- * streamed from. `npm test` builds dist/ first (`pretest`); while developing,
+ * streamed from. Two Node scripts of the app use the packed client and its
+ * inbox add-on by their exports. `npm test` builds dist/ first (`pretest`); while developing,
  * run `npm run build`. The pack skips `prepack` (a build) so that dist/ is not
  * rewritten under the suites that run `node dist/main.js` at the same time.
  */
