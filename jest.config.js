@@ -31,8 +31,10 @@ export default {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     // Tab sharing is the client's own coordination between tabs: it runs on the demo's default adapter only, while
-    // the server side it uses (streams, topics, resume) runs over both in the browser and client suites.
-    { ...base, displayName: 'e2e · express', testMatch: e2e, testPathIgnorePatterns: ['/client-tabs\\.'] },
+    // the server side it uses (streams, topics, resume) runs over both in the browser and client suites. So does the
+    // bell's suite (the page on the inbox add-on, in tabs): the inbox's HTTP contract and sse.inbox run over both in
+    // the inbox, client-inbox and browser suites.
+    { ...base, displayName: 'e2e · express', testMatch: e2e, testPathIgnorePatterns: ['/client-tabs\\.', '/bell\\.'] },
     {
       ...base,
       displayName: 'e2e · fastify',

@@ -1,13 +1,13 @@
 import { jest } from '@jest/globals';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Page, Request } from 'playwright-core';
-import { startDemoServer, type DemoServer, TEST_ADAPTER } from './harness/demo-server.js';
+import type { DemoServer } from './harness/demo-server.js';
 import {
   connect as connectTab,
-  DemoBrowser,
+  type DemoBrowser,
   listedNotifications,
+  pageSuite,
   recordRequests,
+  screenshot,
   signIn as signInTab,
   WAIT_MS,
   waitForBadge,
@@ -25,39 +25,22 @@ import { sleep } from './harness/waiting.js';
 // Generous: other suites share the machine. Every wait inside is bounded on its own.
 jest.setTimeout(45_000);
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const TOKEN_DELAY_MS = 60;
 const MAX_CONNECTIONS = 3;
 const RETRY_AFTER_SECONDS = 4;
 
 let server: DemoServer;
 let browser: DemoBrowser;
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  [server, browser] = await Promise.all([
-    startDemoServer({
-      demoTokens: true,
-      maxConnectionsPerUser: MAX_CONNECTIONS,
-      retryAfterSeconds: RETRY_AFTER_SECONDS,
-      chatTokenDelayMs: TOKEN_DELAY_MS,
-      chatDetachedGraceMs: 15_000,
-    }),
-    DemoBrowser.launch(),
-  ]);
-}, 40_000);
-
-afterEach(async () => {
-  // A test's tabs go when it ends: their streams free their slots.
-  await browser.closeContexts();
-  const errors = browser.pageErrors.splice(0);
-  expect(errors).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-}, 30_000);
+pageSuite(
+  {
+    demoTokens: true,
+    maxConnectionsPerUser: MAX_CONNECTIONS,
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+    chatTokenDelayMs: TOKEN_DELAY_MS,
+    chatDetachedGraceMs: 15_000,
+  },
+  (started, launched) => ([server, browser] = [started, launched]),
+);
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -73,17 +56,13 @@ async function connect(page: Page): Promise<void> {
   expect(await page.textContent('#state')).toBe('open');
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${ARTIFACTS}${name}-${TEST_ADAPTER}.png`, fullPage: true });
-}
-
 const lastAssistantText = (page: Page) =>
   page.$$eval('#chat-log .bubble.assistant', (bubbles) => bubbles.at(-1)?.textContent ?? '');
 
 // ---- the tests ---------------------------------------------------------------------------
 
 describe('demo page in Chromium', () => {
-  it('shows notifications published through the API, counts them on the badge, and clears it on mark-as-read', async () => {
+  it("shows notifications kept in the user's inbox, the server's count on the badge, and clears it on mark-as-read", async () => {
     const page = await openPage();
     expect(await page.textContent('#state')).toBe('closed');
     expect(await page.isHidden('#badge')).toBe(true);
@@ -95,14 +74,15 @@ describe('demo page in Chromium', () => {
     await connect(page);
     expect(await page.textContent('#last-id')).toMatch(/^\d+-\d+$/);
 
-    const first = await server.publishId({ userId: 'alice', type: 'todo', data: { text: 'Call Bob at 10:00' } });
-    await waitForCount(page, '#notifications .notification', 1);
+    const first = await server.publishId({ userId: 'alice', type: 'todo', data: { text: 'Call Bob at 10:00' }, inbox: true });
+    // Heard live, then listed from the inbox (fetched again on its sse.inbox), unread.
+    await waitForCount(page, '#notifications .notification.unread', 1);
     await waitForBadge(page, '1');
     expect(await page.getAttribute('#bell', 'aria-label')).toBe('Notifications: 1 unread');
     expect(await page.isHidden('#empty')).toBe(true);
 
-    const second = await server.publishId({ userId: 'alice', type: 'reminder', data: { text: 'Stand-up in 5 minutes' } });
-    await waitForCount(page, '#notifications .notification', 2);
+    const second = await server.publishId({ userId: 'alice', type: 'reminder', data: { text: 'Stand-up in 5 minutes' }, inbox: true });
+    await waitForCount(page, '#notifications .notification.unread', 2);
     await waitForBadge(page, '2');
     expect(await listedNotifications(page)).toEqual([
       { id: second, type: 'reminder', text: 'Stand-up in 5 minutes', unread: true },
@@ -118,12 +98,12 @@ describe('demo page in Chromium', () => {
     expect(await page.textContent('#state')).toBe('open');
   });
 
-  it('after Disconnect and Connect, shows what was published meanwhile, once each (Last-Event-ID)', async () => {
+  it('after Disconnect and Connect, shows what was published live meanwhile, once each (Last-Event-ID), counting none', async () => {
     const page = await openPage();
     await signIn(page, 'bob');
     await connect(page);
     const before = await server.publishId({ userId: 'bob', type: 'todo', data: { text: 'Before the break' } });
-    await waitForBadge(page, '1');
+    await waitForCount(page, '#notifications .notification', 1);
     expect(await page.textContent('#last-id')).toBe(before);
 
     await page.click('#disconnect');
@@ -138,15 +118,16 @@ describe('demo page in Chromium', () => {
     const streams = recordRequests(page, '/sse');
     await connect(page);
     await waitForCount(page, '#notifications .notification', 3);
-    await waitForBadge(page, '3');
     // Room for a duplicate to show up, had one been sent.
     await sleep(500);
+    // Live only (published without the inbox): listed as heard, never counted on the badge, which is the server's.
     expect(await listedNotifications(page)).toEqual([
-      { id: away2, type: 'announcement', text: 'While away, two', unread: true },
-      { id: away1, type: 'reminder', text: 'While away, one', unread: true },
-      { id: before, type: 'todo', text: 'Before the break', unread: true },
+      { id: away2, type: 'announcement', text: 'While away, two', unread: false },
+      { id: away1, type: 'reminder', text: 'While away, one', unread: false },
+      { id: before, type: 'todo', text: 'Before the break', unread: false },
     ]);
-    expect(await page.textContent('#badge')).toBe('3');
+    expect(await page.$$eval('#notifications .notification.live', (items) => items.length)).toBe(3);
+    expect(await page.isHidden('#badge')).toBe(true);
     expect(await page.textContent('#last-id')).toBe(away2);
     // The tab resumed from the last event it had.
     expect(streams).toHaveLength(1);
@@ -278,8 +259,9 @@ describe('demo page in Chromium', () => {
 
     const streams = recordRequests(page, '/sse');
     await connect(page);
-    const id = await server.publishId({ userId: 'erin', type: 'announcement', data: { text: 'Hello from the cookie' } });
+    const id = await server.publishId({ userId: 'erin', type: 'announcement', data: { text: 'Hello from the cookie' }, inbox: true });
     await waitForBadge(page, '1');
+    await waitForCount(page, '#notifications .notification.unread', 1);
     expect(await listedNotifications(page)).toEqual([
       { id, type: 'announcement', text: 'Hello from the cookie', unread: true },
     ]);

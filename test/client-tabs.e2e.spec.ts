@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import type { BrowserContext, Page, Request } from 'playwright-core';
-import { startDemoServer, TEST_ADAPTER, type DemoServer } from './harness/demo-server.js';
-import { connect, DemoBrowser, listedIds, recordRequests, signIn, WAIT_MS } from './harness/demo-page.js';
+import { TEST_ADAPTER, type DemoServer } from './harness/demo-server.js';
+import { connect, type DemoBrowser, listedIds, pageSuite, recordRequests, signIn, WAIT_MS } from './harness/demo-page.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { eventually, sleep } from './harness/waiting.js';
 
@@ -17,23 +17,7 @@ const MAX_CONNECTIONS = 3;
 
 let server: DemoServer;
 let browser: DemoBrowser;
-
-beforeAll(async () => {
-  [server, browser] = await Promise.all([
-    startDemoServer({ demoTokens: true, maxConnectionsPerUser: MAX_CONNECTIONS }),
-    DemoBrowser.launch(),
-  ]);
-}, 40_000);
-
-afterEach(async () => {
-  await browser.closeContexts();
-  expect(browser.pageErrors.splice(0)).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-}, 30_000);
+pageSuite({ demoTokens: true, maxConnectionsPerUser: MAX_CONNECTIONS }, (started, launched) => ([server, browser] = [started, launched]));
 
 const user = (name: string) => `tabs-${name}-${TEST_ADAPTER}`;
 

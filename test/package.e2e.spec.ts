@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventSource } from 'eventsource';
+import { startDemoServer } from './harness/demo-server.js';
 import { signToken } from './harness/tokens.js';
 
 /**
@@ -14,7 +15,8 @@ import { signToken } from './harness/tokens.js';
  * against the package's declarations and exports map, once as ES modules and
  * once as CommonJS (as `nest new` makes apps, which load the ESM-only package
  * with Node's `require()` of ES modules), and each build is run with node and
- * streamed from. `npm test` builds dist/ first (`pretest`); while developing,
+ * streamed from. Two Node scripts of the app use the packed client and its
+ * inbox add-on by their exports. `npm test` builds dist/ first (`pretest`); while developing,
  * run `npm run build`. The pack skips `prepack` (a build) so that dist/ is not
  * rewritten under the suites that run `node dist/main.js` at the same time.
  */
@@ -169,14 +171,50 @@ client.connect();
 setTimeout(() => process.exit(1), 10_000).unref();
 `;
 
+/**
+ * A Node script of the fresh app that uses the packed inbox add-on, by its export
+ * `nest-sse-notifications/client/inbox`, with the packed client's stream: it prints
+ * each state of the inbox (its count and the titles listed), and stops once
+ * everything listed has been read.
+ */
+const INBOX_SOURCE = `import { SseClient } from 'nest-sse-notifications/client';
+import { InboxClient, type InboxState } from 'nest-sse-notifications/client/inbox';
+
+interface AppEvents {
+  todo: { title: string };
+}
+
+const getToken = () => process.env.TOKEN;
+const client = new SseClient<AppEvents>({ url: process.env.APP_URL + '/sse', getToken });
+const inbox = new InboxClient<AppEvents>({ url: process.env.APP_URL + '/inbox', getToken });
+// The declarations are really read: the items are the app's events.
+// @ts-expect-error a todo's title is a string
+inbox.state.items.map((item) => item.data.title.toFixed());
+inbox.follow(client);
+inbox.onState((state: InboxState<AppEvents>) => {
+  const titles = state.items.map((item) => item.data.title.toUpperCase());
+  console.log('STATE ' + JSON.stringify({ unread: state.unread, titles, error: state.error?.message }));
+  if (state.unread === 0 && titles.length > 0) {
+    inbox.close();
+    client.close();
+  }
+});
+client.onState((state) => state.status === 'open' && console.log('OPEN'));
+void inbox.show();
+client.connect();
+setTimeout(() => process.exit(1), 10_000).unref();
+`;
+
 /** The main entry and the client's, for a check of their declarations with nothing skipped (Node's types, no DOM). */
 const ENTRY_ONLY_SOURCE = `import { SseModule, type SseModuleOptions } from 'nest-sse-notifications';
 import { postStream, SseClient } from 'nest-sse-notifications/client';
+import { InboxClient } from 'nest-sse-notifications/client/inbox';
 
 export const options: SseModuleOptions = { auth: { jwt: { secret: 'x' } } };
 export const module = SseModule.forRoot(options);
 export const client = new SseClient<{ todo: { title: string } }>({ url: 'http://localhost/sse' });
 export const answer = postStream('http://localhost/chat', { message: 'hi' });
+export const inbox = new InboxClient<{ todo: { title: string } }>({ url: 'http://localhost/inbox' }).follow(client);
 `;
 
 /** A CommonJS app's compiler options, as `nest new` writes them (with strict null checks, and no `any` left implicit). */
@@ -442,8 +480,10 @@ describe('the npm package', () => {
     // With a script of the app's that uses the packed client, in Node.
     mkdirSync(join(appDir, 'src'), { recursive: true });
     writeFileSync(join(appDir, 'src', 'client.ts'), CLIENT_SOURCE);
+    writeFileSync(join(appDir, 'src', 'inbox.ts'), INBOX_SOURCE);
     await build(appDir, TSCONFIG, entrySource('esm'));
     expect(existsSync(join(appDir, 'dist', 'client.js'))).toBe(true);
+    expect(existsSync(join(appDir, 'dist', 'inbox.js'))).toBe(true);
     compiled = true;
   }, 100_000);
 
@@ -494,6 +534,54 @@ describe('the npm package', () => {
       expect(await exited).toBe(0);
     } finally {
       proc.kill();
+    }
+  });
+
+  test("the packed inbox add-on, imported in Node by its export, keeps the user's inbox live from the demo app", async () => {
+    if (!compiled) throw new Error('not compiled: the compile test failed');
+    // The README's app has no inbox routes: the demo app's (in this process) are the HTTP contract.
+    const demo = await startDemoServer();
+    const userId = `package-inbox-${process.pid}`;
+    const token = await signToken(userId);
+    const keep = (title: string) => demo.publishId({ userId, type: 'todo', data: { title }, inbox: true });
+    const proc = spawn(process.execPath, ['dist/inbox.js'], {
+      cwd: appDir,
+      env: childEnv({ APP_URL: demo.url, TOKEN: token }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    const states = () => [...output.matchAll(/^STATE (.*)$/gm)].map(([, state]) => JSON.parse(state) as { unread?: number; titles: string[] });
+    const until = async (what: string, condition: () => boolean) => {
+      const deadline = Date.now() + 8000;
+      while (!condition()) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`no ${what} from the inbox script:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      await keep('Call Alice');
+      await until('first page', () => states().some((state) => state.unread === 1 && state.titles.length === 1));
+      await until('open stream', () => /^OPEN$/m.test(output));
+      // Live: the stream's sse.inbox raises the count, and the list is fetched again with the new item on top.
+      await keep('Water the plants');
+      await until('the new item', () => states().some((state) => state.unread === 2 && state.titles.length === 2));
+      expect(states().at(-1)).toEqual({ unread: 2, titles: ['WATER THE PLANTS', 'CALL ALICE'] });
+      // Another device reads everything: the script hears it, and stops.
+      const read = await fetch(`${demo.url}/inbox/read`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ all: true }),
+      });
+      expect(read.status).toBe(200);
+      // Closed, the inbox and the client let the process end.
+      expect(await exited).toBe(0);
+      expect(states().at(-1)).toEqual({ unread: 0, titles: ['WATER THE PLANTS', 'CALL ALICE'] });
+    } finally {
+      proc.kill();
+      await demo.close();
     }
   });
 

@@ -1,3 +1,5 @@
+import { refusalOf, SseRequestError } from './refusal.js';
+
 /** How a client's requests carry the user's credentials. */
 export interface RequestOptions {
   /**
@@ -40,6 +42,20 @@ export async function sendRequest(options: RequestOptions, request: SseRequest, 
     credentials: options.credentials,
     signal: request.signal,
   });
+}
+
+/**
+ * Sends a request that must succeed: after a 401, once more with a refreshed token; a refusal is thrown as an
+ * `SseRequestError` with the server's message.
+ */
+export async function sendOk(options: RequestOptions, request: SseRequest): Promise<Response> {
+  let response = await sendRequest(options, request);
+  if (response.status === 401) {
+    void response.body?.cancel();
+    response = await sendRequest(options, request, true);
+  }
+  if (!response.ok) throw new SseRequestError(await refusalOf(response));
+  return response;
 }
 
 /** A URL the client can resolve others against: relative ones are the page's. */

@@ -1,9 +1,9 @@
 import { LOSS_EVENT, RESERVED_TYPE_PREFIX, RESUME_EVENT, type ResumeData } from '../protocol/reserved-events.js';
-import { absoluteUrl, type SseRequest, sendRequest } from './authorized-request.js';
+import { absoluteUrl, type SseRequest, sendOk } from './authorized-request.js';
 import type { AnyEvents, EventMap, LossListener, SseEventOf } from './client-events.js';
 import { type ClientState, type ClosedState, isFinal, STOPPED } from './client-state.js';
 import { isAfter } from './event-id.js';
-import { refusalOf, SseRequestError } from './refusal.js';
+import { SseRequestError } from './refusal.js';
 import type { Frame } from './sse-frames.js';
 import { type ConnectionOptions, StreamConnection } from './stream-connection.js';
 
@@ -60,10 +60,7 @@ export class PostStream<Events extends EventMap = AnyEvents> implements AsyncIte
   /** Stops the answer on the server (DELETE at its location); the stream then ends as the app ends a cancelled one. */
   async cancel(): Promise<void> {
     if (!this.resumeUrl) return this.end(STOPPED);
-    const remove = (refresh?: boolean) => sendRequest(this.options, { url: this.resumeUrl!, method: 'DELETE' }, refresh);
-    let response = await remove();
-    if (response.status === 401) response = await remove(true);
-    if (!response.ok) throw new SseRequestError(await refusalOf(response));
+    await sendOk(this.options, { url: this.resumeUrl, method: 'DELETE' });
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<SseEventOf<Events>> {

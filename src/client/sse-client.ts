@@ -10,6 +10,7 @@ import type { AnyEvents, ClientEvent, ClientEventMap, EventHandler, EventMap, Ev
 import { type ClientState, CONNECTING, isFinal, STOPPED } from './client-state.js';
 import { isAfter } from './event-id.js';
 import { type IdStorage, LastEventIdStore } from './last-event-id.js';
+import { emit, listen, type ListenerMap } from './listeners.js';
 import type { Frame } from './sse-frames.js';
 import { type ConnectionOptions, StreamConnection } from './stream-connection.js';
 import { TabGroup, type TabMessage } from './tab-group.js';
@@ -47,7 +48,7 @@ const LOSS = 'sse.*loss';
  */
 export class SseClient<Events extends EventMap = AnyEvents> {
   /** Listeners by event type, and by the keys above (reserved names, which no app event can have). */
-  private readonly listeners = new Map<string, Set<(...args: never[]) => void>>();
+  private readonly listeners: ListenerMap = new Map();
   private readonly topics: readonly string[];
   private readonly ids: LastEventIdStore;
   private current = STOPPED;
@@ -112,21 +113,21 @@ export class SseClient<Events extends EventMap = AnyEvents> {
 
   /** Calls `handler` with the data of every event of this type; returns what removes it. */
   on<Type extends EventType<ClientEventMap<Events>>>(type: Type, handler: EventHandler<ClientEventMap<Events>[Type]>): () => void {
-    return this.listen(type, handler);
+    return listen(this.listeners, type, handler);
   }
 
   /** Calls `handler` with every app event, whatever its type (a union discriminated by `type`). */
   onAny(handler: (event: ClientEvent<Events>) => void): () => void {
-    return this.listen(ANY, handler);
+    return listen(this.listeners, ANY, handler);
   }
 
   onState(listener: (state: ClientState) => void): () => void {
-    return this.listen(STATE, listener);
+    return listen(this.listeners, STATE, listener);
   }
 
   /** `sse.loss`: events could not all be given (the history moved on); refetch the state they would have changed. */
   onLoss(listener: LossListener): () => void {
-    return this.listen(LOSS, listener);
+    return listen(this.listeners, LOSS, listener);
   }
 
   private get shared(): boolean {
@@ -235,8 +236,8 @@ export class SseClient<Events extends EventMap = AnyEvents> {
       // Not JSON (another server): handed over as text.
     }
     const event = { type, id: id ?? '', data: parsed, topic } as ClientEvent<Events>;
-    this.emit(type, parsed, event);
-    if (!type.startsWith(RESERVED_TYPE_PREFIX)) this.emit(ANY, event);
+    emit(this.listeners, type, parsed, event);
+    if (!type.startsWith(RESERVED_TYPE_PREFIX)) emit(this.listeners, ANY, event);
   }
 
   private remember(id: string): void {
@@ -245,7 +246,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
   }
 
   private lost(loss: LossData): void {
-    this.emit(LOSS, loss);
+    emit(this.listeners, LOSS, loss);
   }
 
   private adopt(state: ClientState): void {
@@ -257,25 +258,7 @@ export class SseClient<Events extends EventMap = AnyEvents> {
     // The same news twice (the holder's, and this tab's own) is told once.
     if (JSON.stringify(state) === JSON.stringify(this.current)) return;
     this.current = state;
-    this.emit(STATE, state);
-  }
-
-  private listen(key: string, listener: (...args: never[]) => void): () => void {
-    let listeners = this.listeners.get(key);
-    if (!listeners) this.listeners.set(key, (listeners = new Set()));
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  }
-
-  /** A listener that throws is reported, and the others still run. */
-  private emit(key: string, ...args: unknown[]): void {
-    this.listeners.get(key)?.forEach((listener) => {
-      try {
-        (listener as (...args: unknown[]) => void)(...args);
-      } catch (err) {
-        (globalThis.reportError ?? console.error)(err);
-      }
-    });
+    emit(this.listeners, STATE, state);
   }
 
   private stop(state: ClientState): void {

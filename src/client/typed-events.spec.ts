@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { InboxClient } from './inbox/index.js';
 import { postStream, SseClient } from './index.js';
 
 /**
@@ -35,6 +36,16 @@ export async function usage(): Promise<void> {
     // @ts-expect-error a badge's unread is a number
     if (event.type === 'badge') event.data.unread.trim();
   }
+  // The inbox add-on: its items are the same union, and it follows the client.
+  const inbox = new InboxClient<AppEvents>({ url: '/inbox' });
+  inbox.follow(client);
+  inbox.onState(({ unread, items }) => items.map((item) => (item.type === 'todo' ? item.data.title : item.data.unread + (unread ?? 0))));
+  // @ts-expect-error narrowed to a todo, the item's data has no unread
+  inbox.state.items.map((item) => item.type === 'todo' && item.data.unread);
+  const page = await inbox.list({ status: 'archived', limit: 5 });
+  page.items[0]?.createdAt.trim();
+  // @ts-expect-error there is no such status
+  await inbox.show('read');
 }
 
 const FILE = fileURLToPath(import.meta.url);
@@ -60,7 +71,7 @@ describe('the client, typed by the app’s event map', () => {
     .flatMap((line, index) => (/^\s*\/\/ @ts-expect-error/.test(line) ? [index + 2] : []));
 
   it('compiles as written: every refusal expected is there, and nothing else is refused', () => {
-    expect(marked.length).toBe(5);
+    expect(marked.length).toBe(7);
     expect(errorLines(text)).toEqual([]);
   }, 60_000);
 
@@ -72,5 +83,6 @@ describe('the client, typed by the app’s event map', () => {
   it('has the usage as real code, run against nothing here', () => {
     expect(typeof usage).toBe('function');
     expect(SseClient).toBeDefined();
+    expect(InboxClient).toBeDefined();
   });
 });

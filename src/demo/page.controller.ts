@@ -47,11 +47,11 @@ export class PageController {
     return text;
   }
 
-  /** The client's browser build (`nest-sse-notifications/client`), an ES module. */
+  /** The client's browser build (`nest-sse-notifications/client` and its inbox add-on), one ES module. */
   @Get('client.js')
   @Header('Content-Type', 'text/javascript; charset=utf-8')
   clientScript(): Promise<string> {
-    this.client ??= bundleClient(false).then(({ code }) => code);
+    this.client ??= bundleClient(false, ['client', 'client/inbox']).then(({ code }) => code);
     return this.client;
   }
 }

@@ -1,4 +1,8 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { DemoConfig } from '../../src/demo/demo.config.js';
+import { startDemoServer, TEST_ADAPTER, type DemoServer } from './demo-server.js';
 
 /** Every wait on the page is bounded; generous, as other suites share the machine. */
 export const WAIT_MS = 15_000;
@@ -48,6 +52,38 @@ export class DemoBrowser {
     await this.closeContexts();
     await this.browser.close();
   }
+}
+
+/** Where the browser suites' screenshots go. */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/**
+ * A suite of the demo page: one demo server (with `config`) and one browser
+ * for the whole suite, handed to `use` once they are up; after each test its
+ * tabs are closed (their streams free their slots), and an uncaught error of
+ * any page fails it.
+ */
+export function pageSuite(config: Partial<DemoConfig>, use: (server: DemoServer, browser: DemoBrowser) => void): void {
+  let server: DemoServer | undefined;
+  let browser: DemoBrowser | undefined;
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startDemoServer(config), DemoBrowser.launch()]);
+    use(server, browser);
+  }, 40_000);
+  afterEach(async () => {
+    await browser!.closeContexts();
+    expect(browser!.pageErrors.splice(0)).toEqual([]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  }, 30_000);
+}
+
+/** A screenshot of the whole page, in test-artifacts/, named for the adapter under test too. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}${name}-${TEST_ADAPTER}.png`, fullPage: true });
 }
 
 export async function signIn(

@@ -1,5 +1,6 @@
-// The demo page: sign-in, the user's stream (the SSE client, or native EventSource), the bell, publishing, the chat.
-import { addNotification, clearNotifications, markAllRead, render as renderBell } from './bell.js';
+// The demo page: sign-in, the user's stream (the SSE client, or native EventSource), the bell (the user's inbox on
+// the server), publishing, the chat.
+import { addLive, clearLive, closeInbox, followStream, loadMore, markAllRead, openInbox, render as renderBell, showView } from './bell.js';
 import { ask, renderChat, resumeAnswer, stopAnswer } from './chat.js';
 import { clearCookie, requestToken, session } from './session.js';
 import { openClientStream, openNativeStream, signOutEverywhere } from './stream.js';
@@ -70,10 +71,9 @@ function renderButtons() {
 const view = {
   event: (event) => {
     $('last-id').textContent = event.id;
-    addNotification(event);
+    addLive(event);
   },
-  loss: () =>
-    addNotification({ id: '', type: 'notice', data: 'Some notifications could not be replayed; the list may be incomplete.' }),
+  loss: () => addLive({ id: '', type: 'notice', data: 'Some notifications could not be replayed; the list may be incomplete.' }),
   state: showState,
 };
 
@@ -98,12 +98,14 @@ function connect() {
   } else {
     stream = openClientStream(auth, topics(), view);
   }
+  stream.unfollow = followStream(stream.inboxStream);
   renderButtons();
 }
 
 function disconnect() {
   const current = stream;
   stream = null;
+  current?.unfollow();
   current?.close();
   showState({ status: 'closed', reason: 'stopped' });
 }
@@ -123,9 +125,10 @@ async function signIn(event) {
     return;
   }
   disconnect();
-  if (auth && auth.userId !== userId) clearNotifications();
+  if (auth && auth.userId !== userId) clearLive();
   auth = { token, userId, admin, transport };
   session.set('auth', auth);
+  openInbox();
   renderAuth();
 }
 
@@ -142,7 +145,9 @@ function signedOut() {
   if (!auth) return;
   const current = stream;
   stream = null;
+  current?.unfollow();
   current?.close();
+  closeInbox();
   auth = null;
   session.remove('auth');
   clearCookie();
@@ -166,7 +171,7 @@ async function publish(event) {
   event.preventDefault();
   const kind = $('target-kind').value;
   const type = $('type').value.trim();
-  const body = { type, data: { text: $('message').value } };
+  const body = { type, data: { text: $('message').value }, inbox: $('publish-inbox').checked };
   if (kind === 'broadcast') body.broadcast = true;
   else body[kind] = $('target').value.trim();
   stream?.hear?.(type);
@@ -186,6 +191,8 @@ $('signout').addEventListener('click', signOut);
 $('connect').addEventListener('click', connect);
 $('disconnect').addEventListener('click', disconnect);
 $('mark-read').addEventListener('click', markAllRead);
+$('more').addEventListener('click', loadMore);
+for (const name of ['all', 'unread', 'archived']) $(`view-${name}`).addEventListener('click', () => showView(name));
 $('bell').addEventListener('click', () => $('notifications').scrollIntoView({ behavior: 'smooth' }));
 $('publish').addEventListener('submit', publish);
 $('target-kind').addEventListener('change', () => ($('target-label').hidden = $('target-kind').value === 'broadcast'));
@@ -202,6 +209,7 @@ if (auth) {
   $('user').value = auth.userId;
   $('admin').checked = auth.admin;
   document.querySelector(`input[name=transport][value=${auth.transport}]`).checked = true;
+  openInbox();
 }
 renderAuth();
 renderBell();

@@ -18,7 +18,7 @@ export function openClientStream(auth, topics, view) {
   client.onLoss(() => view.loss());
   client.onState((state) => view.state(state, { holder: client.holdsStream, lastEventId: client.lastEventId }));
   client.connect();
-  return { close: () => client.close(), signOut: () => client.signOut() };
+  return { close: () => client.close(), signOut: () => client.signOut(), inboxStream: client };
 }
 
 /** Tells the user's other tabs (connected or not here) that this user signed out. */
@@ -32,6 +32,7 @@ export function signOutEverywhere(userId) {
  * a listener of that name: this mode hears the types the publish form suggests and those published from this tab.
  */
 export function openNativeStream(auth, topics, lastEventId, types, view) {
+  const inboxStream = nativeInboxStream();
   const query = new URLSearchParams();
   if (topics.length) query.set('topics', topics.join(','));
   // EventSource sends Last-Event-ID only on its own reconnects: the query carries it after a Disconnect.
@@ -44,17 +45,25 @@ export function openNativeStream(auth, topics, lastEventId, types, view) {
   };
   const listen = (type) =>
     source.addEventListener(type, (event) => view.event({ type, id: heard(event), data: JSON.parse(event.data) }));
-  view.state({ status: 'connecting' }, { lastEventId });
-  source.addEventListener('open', () => view.state({ status: 'open' }, { lastEventId: lastId }));
-  source.addEventListener('sse.ready', (event) => view.state({ status: 'open' }, { lastEventId: heard(event) }));
-  source.addEventListener('sse.loss', (event) => (heard(event), view.loss()));
+  const setState = (state, id) => {
+    inboxStream.tell('state', state);
+    view.state(state, { lastEventId: id });
+  };
+  setState({ status: 'connecting' }, lastEventId);
+  source.addEventListener('open', () => setState({ status: 'open' }, lastId));
+  source.addEventListener('sse.ready', (event) => setState({ status: 'open' }, heard(event)));
+  source.addEventListener('sse.loss', (event) => {
+    heard(event);
+    view.loss();
+    inboxStream.tell('loss', JSON.parse(event.data));
+  });
+  source.addEventListener('sse.inbox', (event) => inboxStream.tell('sse.inbox', JSON.parse(event.data)));
   source.addEventListener('sse.close', (event) => {
     source.close();
-    view.state({ status: 'closed', reason: JSON.parse(event.data).reason }, { lastEventId: lastId });
+    setState({ status: 'closed', reason: JSON.parse(event.data).reason }, lastId);
   });
   source.addEventListener('error', () => {
-    const state = source.readyState === EventSource.CLOSED ? { status: 'closed', reason: 'failed' } : { status: 'reconnecting' };
-    view.state(state, { lastEventId: lastId });
+    setState(source.readyState === EventSource.CLOSED ? { status: 'closed', reason: 'failed' } : { status: 'reconnecting' }, lastId);
   });
   const known = new Set();
   const hear = (type) => {
@@ -63,5 +72,21 @@ export function openNativeStream(auth, topics, lastEventId, types, view) {
     listen(type);
   };
   types.forEach(hear);
-  return { close: () => source.close(), hear, lastEventId: () => lastId };
+  return { close: () => source.close(), hear, lastEventId: () => lastId, inboxStream };
+}
+
+/** What the inbox follows, as it follows the SSE client: the stream's state, its sse.inbox events and its losses. */
+function nativeInboxStream() {
+  const listeners = { state: new Set(), 'sse.inbox': new Set(), loss: new Set() };
+  const add = (kind, listener) => (listeners[kind].add(listener), () => listeners[kind].delete(listener));
+  return {
+    state: { status: 'connecting' },
+    on: (type, handler) => add(type, handler),
+    onState: (listener) => add('state', listener),
+    onLoss: (listener) => add('loss', listener),
+    tell(kind, value) {
+      if (kind === 'state') this.state = value;
+      listeners[kind].forEach((listener) => listener(value));
+    },
+  };
 }
