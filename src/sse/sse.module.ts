@@ -13,6 +13,9 @@ import { SseWriterInterceptor } from './http/sse-writer.interceptor.js';
 import { SseWriter } from './http/sse-writer.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { SseHealth } from './observability/sse-health.js';
+import { RevocationStore } from './auth/revocation.store.js';
+import { JobService } from './jobs/job.service.js';
+import { JobRegistry } from './jobs/job-registry.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -28,6 +31,7 @@ import { SseHealth } from './observability/sse-health.js';
     SseWriterInterceptor,
     SseWriter,
     SseHealth,
+    JobService,
   ],
   exports: [
     SSE_OPTIONS,
@@ -42,6 +46,9 @@ import { SseHealth } from './observability/sse-health.js';
     SseWriter,
     SseMetrics,
     SseHealth,
+    RevocationStore,
+    JobService,
+    JobRegistry,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

@@ -4,6 +4,8 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
+  ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
@@ -13,6 +15,7 @@ import { PRINCIPAL_KEY, REQUIRED_ROLES, SSE_OPTIONS } from '../sse.constants.js'
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
 import { assertSseName } from '../events/sse-name.js';
+import { isRevoked, RevocationStore } from './revocation.store.js';
 
 interface IncomingRequest {
   method?: string;
@@ -28,10 +31,12 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
  * Verifies the caller's bearer token and leaves its principal on the request
  * (`@CurrentPrincipal()`); with `@RequireRoles()`, also checks its roles.
  * The token comes from `Authorization: Bearer`, and from a cookie or the
- * `access_token` query parameter only where the options turn that on.
+ * `access_token` query parameter only where the options turn that on. A token
+ * whose user's tokens were revoked after it was issued is refused.
  */
 @Injectable()
 export class TokenAuthGuard implements CanActivate {
+  private readonly logger = new Logger(TokenAuthGuard.name);
   private readonly realm: string;
 
   constructor(
@@ -39,6 +44,7 @@ export class TokenAuthGuard implements CanActivate {
     @Inject(TokenVerifier) private readonly verifier: TokenVerifier | null,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly revocations: RevocationStore,
   ) {
     this.realm = options.auth.realm ?? 'sse';
   }
@@ -62,6 +68,15 @@ export class TokenAuthGuard implements CanActivate {
   }
 
   private async authenticate(request: IncomingRequest, response: unknown): Promise<Principal> {
+    const principal = await this.identify(request, response);
+    // Read from the store that every instance writes to, so that a revocation holds on each the moment it is made.
+    let revokedAt = this.revocations.revokedAt(principal.userId);
+    if (revokedAt instanceof Promise) revokedAt = await revokedAt.catch((err: Error) => this.unavailable(response, err));
+    if (isRevoked(principal, revokedAt)) this.refuse(response, 'The token has been revoked', 'invalid_token');
+    return principal;
+  }
+
+  private async identify(request: IncomingRequest, response: unknown): Promise<Principal> {
     const { fromRequest } = this.options.auth;
     if (fromRequest) return this.principalFrom(fromRequest(request), response);
     const token = this.tokenOf(request);
@@ -106,6 +121,13 @@ export class TokenAuthGuard implements CanActivate {
       if (typeof fromQuery === 'string' && fromQuery) return fromQuery;
     }
     return undefined;
+  }
+
+  /** The revocations cannot be read (Redis away): 503, never a token let through unchecked. */
+  private unavailable(response: unknown, err: Error): never {
+    this.logger.warn(`Revocations cannot be read: ${err.message}`);
+    this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
+    throw new ServiceUnavailableException('Tokens cannot be checked right now; retry shortly');
   }
 
   /** 401 with a `WWW-Authenticate` challenge (RFC 6750), set through Nest's adapter. */

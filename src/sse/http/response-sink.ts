@@ -3,6 +3,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { SseMetrics } from '../observability/sse-metrics.js';
 import { chunkOf, wireOf } from './sse-wire.js';
 import type { MessageSink } from '../streams/stream-subscriber.js';
+import type { AdmissionListener } from '../streams/stream-admission.js';
 
 const SSE_HEADERS: OutgoingHttpHeaders = {
   'Content-Type': 'text/event-stream',
@@ -31,6 +32,8 @@ export function nodeResponseOf(response: AdapterResponse): ServerResponse {
 export interface SinkServices {
   readonly logger: Logger;
   readonly metrics: SseMetrics;
+  /** `Retry-After` of a stream refused with 503 or 429 before it began. */
+  readonly retryAfterSeconds: number;
 }
 
 /**
@@ -42,8 +45,10 @@ export interface SinkServices {
  * with `Last-Event-ID`. One object per open stream, and no closures but its
  * 'close' listener: at tens of thousands of streams, that is the memory.
  */
-export class ResponseSink implements MessageSink {
+export class ResponseSink implements MessageSink, AdmissionListener {
   private started = false;
+  /** Admissions still being decided: the headers wait for them. */
+  private holds = 0;
   private ended = false;
   /** Shared chunks go straight to the socket (see `writesChunksDirectly`). */
   private direct = false;
@@ -83,8 +88,19 @@ export class ResponseSink implements MessageSink {
     // It may have ended while it opened.
     if (this.ended) return closeStream();
     this.raw.on('close', () => this.onResponseClosed());
-    if (!this.started) this.startTimer = setTimeout(() => this.start(), 0);
+    if (!this.started && this.holds === 0) this.startTimer = setTimeout(() => this.start(), 0);
     if (this.raw.req.method === 'HEAD') this.complete();
+  }
+
+  /** The stream waits on its admission: the headers wait too, so that a refusal can still be a status. */
+  hold(admission: Promise<unknown>): void {
+    this.holds++;
+    this.cancelStart();
+    const decided = () => {
+      // Admitted, and nothing written yet: the client still sees `open` promptly.
+      if (--this.holds === 0 && !this.started && !this.ended) this.startTimer = setTimeout(() => this.start(), 0);
+    };
+    admission.then(decided, decided);
   }
 
   next(message: MessageEvent): void {
@@ -172,7 +188,9 @@ export class ResponseSink implements MessageSink {
     const status = err instanceof HttpException ? err.getStatus() : 500;
     if (status >= 500) this.services.logger.error(`A stream could not start: ${(err as Error).message}`);
     const body = err instanceof HttpException ? err.getResponse() : { statusCode: 500, message: 'Internal server error' };
-    this.raw.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    const headers: OutgoingHttpHeaders = { ...adapterHeaders(this.adapterResponse!), 'Content-Type': 'application/json; charset=utf-8' };
+    if (status === 503 || status === 429) headers['Retry-After'] = String(this.services.retryAfterSeconds);
+    this.raw.writeHead(status, headers);
     this.raw.end(JSON.stringify(typeof body === 'string' ? { statusCode: status, message: body } : body));
   }
 }

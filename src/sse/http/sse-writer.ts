@@ -5,6 +5,7 @@ import { type AdapterResponse, nodeResponseOf, ResponseSink, type SinkServices }
 import { SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
+import { hearingAdmissions } from '../streams/stream-admission.js';
 
 /**
  * Writes the messages of an SSE route to its response. A message sent to many
@@ -20,7 +21,7 @@ export class SseWriter {
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
     metrics: SseMetrics,
   ) {
-    this.services = { logger: new Logger(SseWriter.name), metrics };
+    this.services = { logger: new Logger(SseWriter.name), metrics, retryAfterSeconds: options.retryAfterSeconds };
   }
 
   serve(messages: Observable<MessageEvent>, response: AdapterResponse, maxPendingBytes = this.options.maxPendingBytes): void {
@@ -30,10 +31,11 @@ export class SseWriter {
     // the request awaits it, holding its promises and closures for as long as the stream is open.
     response.hijack?.();
     const sink = new ResponseSink(raw, response, maxPendingBytes, this.services);
+    // A stream still being admitted holds the headers back (see stream-admission.ts).
     if (messages instanceof NotificationStream) {
-      sink.attach(messages.serve(sink));
+      sink.attach(hearingAdmissions(sink, () => messages.serve(sink)));
     } else {
-      const subscription = messages.subscribe(sink);
+      const subscription = hearingAdmissions(sink, () => messages.subscribe(sink));
       sink.attach(() => subscription.unsubscribe());
     }
   }
