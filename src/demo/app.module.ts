@@ -4,7 +4,6 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SseHealthIndicator } from '../sse/terminus.js';
 import { type Principal, SseModule } from '../sse/index.js';
 import { ChatModule } from './chat/chat.module.js';
-import { isOwnChatTopic } from './chat/chat.service.js';
 import { DEMO_CONFIG, METRICS_REGISTRY } from './demo.constants.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
@@ -17,9 +16,9 @@ import { StreamController } from './stream.controller.js';
 /** Topics whose name starts with this are for admins only. */
 export const ADMIN_TOPIC_PREFIX = 'admin';
 
-/** Chat topics are their owner's; `admin…` topics are admins'; any other topic is anyone's. */
+/** `admin…` topics are admins'; any other topic is anyone's. */
 function canReadTopic(principal: Principal, topic: string): boolean {
-  return isOwnChatTopic(principal, topic) ?? (!topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'));
+  return !topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin');
 }
 
 @Module({})
@@ -40,6 +39,7 @@ export class AppModule {
             heartbeatMs: config.heartbeatMs,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
+            jobs: { detachedGraceMs: config.chatDetachedGraceMs },
             metrics: { registry },
             redis: config.redisUrl
               ? {
@@ -52,11 +52,7 @@ export class AppModule {
           }),
         }),
         TerminusModule,
-        ChatModule.register({
-          tokenDelayMs: config.chatTokenDelayMs,
-          detachedGraceMs: config.chatDetachedGraceMs,
-          keepMs: config.historyTtlMs,
-        }),
+        ChatModule.register({ tokenDelayMs: config.chatTokenDelayMs }),
       ],
       controllers: [
         StreamController,
