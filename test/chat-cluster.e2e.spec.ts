@@ -1,11 +1,13 @@
 import { jest } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { ChatStream, expectCompleted } from './harness/chat-stream.js';
 import { startDemoServer, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { compareIds, expectIncreasing } from './harness/event-ids.js';
 import { closeOpened, track } from './harness/opened-streams.js';
 import { connectRedis, removePrefix } from './harness/redis.js';
-import { signToken } from './harness/tokens.js';
+import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, sleep } from './harness/waiting.js';
 
 // Generous: other suites share the machine. Every wait inside is bounded on its own.
@@ -25,6 +27,29 @@ const DELAY_MS = 40;
 const GRACE_MS = 600;
 /** Words of the canned answers below: an answer takes about this many times DELAY_MS. */
 const WORDS = 60;
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+/** The built demo app in a child process of its own, on the shared Redis (build first: `npm run build`). */
+async function spawnInstance(env: Record<string, string>): Promise<{ url: string; kill(): Promise<void> }> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', JWT_SECRET: TEST_JWT_SECRET, HTTP_ADAPTER: adapter, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  await eventually(() => /Listening on http:\/\/localhost:\d+/.test(output) || child.exitCode !== null, 15_000, 'the instance to listen');
+  const port = /Listening on http:\/\/localhost:(\d+)/.exec(output)?.[1];
+  if (!port) throw new Error(`the instance did not start:\n${output}`);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
 
 async function cancel(server: DemoServer, token: string, answerId: string): Promise<number> {
   const res = await fetch(`${server.url}/chat/${encodeURIComponent(answerId)}`, {
@@ -176,5 +201,36 @@ describe(`chat on two instances over Redis (${adapter})`, () => {
     expect(replay.ofType('done')).toEqual([]);
     expect(replay.tokens.length).toBeGreaterThanOrEqual(first.tokens.length + tokensSoFar);
     expectCompleted(replay);
+  });
+
+  it('closes an answer whose instance died mid-answer once its lease lapses: readers on B end with sse.close, nothing hangs', async () => {
+    const leaseMs = 1000;
+    const c = await spawnInstance({ REDIS_URL, SSE_REDIS_PREFIX: PREFIX, SSE_REDIS_LEASE_TTL_MS: String(leaseMs), CHAT_TOKEN_DELAY_MS: '150' });
+    const token = await signToken(user('orphan'));
+    let killed = false;
+    try {
+      const first = track(await ChatStream.ask(c, token, { message: 'My instance is about to die' }));
+      await first.until(() => first.ofType('token').length >= 2);
+      // A second reader, on B, from the start.
+      const onB = track(await ChatStream.resume(b, token, first.answerId));
+      await onB.until(() => onB.ofType('token').length >= 2);
+      await c.kill();
+      killed = true;
+      const key = `${PREFIX}job:${first.answerId}`;
+      await eventually(async () => Number(await redis.hget(key, 'live')) < Date.now(), 3 * leaseMs, 'the lease to lapse');
+
+      // The next instance asked about it (a reconnect to A) closes it: both readers end.
+      const resumed = track(await ChatStream.resume(a, token, first.answerId, first.last!.id));
+      await Promise.all([resumed.finished(), onB.finished()]);
+      expectCompleted(resumed);
+      expectCompleted(onB);
+      expect(onB.ofType('done')).toEqual([]);
+      expect(await redis.hget(key, 'state')).toBe('failed');
+      // What was written before the death is all there, once.
+      expect([...first.tokens, ...resumed.tokens]).toEqual(onB.tokens);
+      expect(onB.tokens.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      if (!killed) await c.kill();
+    }
   });
 });

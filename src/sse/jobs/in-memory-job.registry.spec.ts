@@ -1,7 +1,7 @@
 import { InMemoryJobRegistry } from './in-memory-job.registry.js';
 import type { JobRecord } from './job-registry.js';
 
-const job: JobRecord = { id: 'j1', ownerId: 'alice', url: '/chat/j1', state: 'running', resumeEventId: '5-0' };
+const job: JobRecord = { id: 'j1', ownerId: 'alice', url: '/chat/j1', state: 'running', resumeEventId: '5-0', liveUntil: 1_030_000 };
 
 describe('InMemoryJobRegistry', () => {
   it('gives back a created job, and nothing for an unknown one', async () => {
@@ -32,15 +32,16 @@ describe('InMemoryJobRegistry', () => {
     expect(await registry.get('j1')).toBeUndefined();
   });
 
-  it('keeps the records of running jobs while they run', async () => {
+  it('keeps the records of running jobs while they run, with when their instance answers for them until', async () => {
     let now = 1_000_000;
     const registry = new InMemoryJobRegistry(1000, () => now);
     await registry.create(job);
     await registry.create({ ...job, id: 'j2' });
     now += 900;
-    await registry.keep(['j1', 'unknown']);
+    await registry.keep(['j1', 'unknown'], 2_000_000);
     now += 900;
-    expect(await registry.get('j1')).toEqual(job);
+    expect(await registry.get('j1')).toEqual({ ...job, liveUntil: 2_000_000 });
     expect(await registry.get('j2')).toBeUndefined();
+    expect(await registry.get('unknown')).toBeUndefined();
   });
 });

@@ -31,11 +31,11 @@ export class InMemoryJobRegistry extends JobRegistry {
     if (known) this.jobs.set(id, { record: { ...known, state, closeEventId }, until: this.now() + this.keepMs });
   }
 
-  async keep(ids: readonly string[]): Promise<void> {
+  async keep(ids: readonly string[], liveUntil: number): Promise<void> {
     const until = this.now() + this.keepMs;
     for (const id of ids) {
       const known = this.jobs.get(id);
-      if (known) known.until = until;
+      if (known) this.jobs.set(id, { record: { ...known.record, liveUntil }, until });
     }
   }
 

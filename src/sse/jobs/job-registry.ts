@@ -13,6 +13,11 @@ export interface JobRecord {
   readonly resumeEventId: string;
   /** The id of the `sse.close` that ends its topic, once it has finished. */
   readonly closeEventId?: string;
+  /**
+   * Until when the instance running it answers for it (epoch ms), renewed while it runs. A job still running
+   * past it has lost its instance (it died), and is closed by the next instance asked about it.
+   */
+  readonly liveUntil: number;
 }
 
 /**
@@ -25,6 +30,6 @@ export abstract class JobRegistry {
   abstract get(id: string): Promise<JobRecord | undefined>;
   /** Records how a job ended and the id of its `sse.close`; kept from now on for as long as its events are. */
   abstract finish(id: string, state: Exclude<JobState, 'running'>, closeEventId: string): Promise<void>;
-  /** Keeps the records of jobs that are still running (their events are still being written). */
-  abstract keep(ids: readonly string[]): Promise<void>;
+  /** Keeps the records of jobs that are still running here, answering for them until `liveUntil`. */
+  abstract keep(ids: readonly string[], liveUntil: number): Promise<void>;
 }

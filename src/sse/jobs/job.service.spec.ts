@@ -32,7 +32,7 @@ async function createJobs(registry = new InMemoryJobRegistry(60_000)) {
   const jobs = new JobService(options, notifications, broker, registry);
   jobs.onModuleInit();
   services.push({ notifications, jobs });
-  return { jobs, registry };
+  return { jobs, registry, broker };
 }
 
 const url = (id: string) => `/jobs/${id}`;
@@ -129,5 +129,34 @@ describe('JobService', () => {
     await jobs.beforeApplicationShutdown();
     expect(running.signal.aborted).toBe(true);
     expect((await registry.get(running.id) as JobRecord).state).toBe('cancelled');
+  });
+
+  it('closes, as failed, a running job whose instance stopped answering for it, so that its reader is not left waiting', async () => {
+    const { jobs, registry, broker } = await createJobs();
+    const id = '00000000-0000-4000-8000-000000000001';
+    // Started on an instance that died: its record says running, but nobody has renewed it.
+    const resume = await broker.publish({ topic: `sse.job:${id}` }, 'sse.resume', '{"url":"/jobs/x"}');
+    const written = await broker.publish({ topic: `sse.job:${id}` }, 'step', '1');
+    await registry.create({ id, ownerId: 'alice', url: '/jobs/x', state: 'running', resumeEventId: resume.message.id, liveUntil: Date.now() - 1 });
+    const stream = watch(jobs.resume(alice, id));
+    await settle();
+    await settle();
+    expect(stream.types()).toEqual(['step', 'sse.close']);
+    expect(stream.messages[0].id).toBe(written.message.id);
+    expect(stream.state.completed).toBe(true);
+    expect(await registry.get(id)).toMatchObject({ state: 'failed', closeEventId: stream.messages[1].id });
+  });
+
+  it('leaves alone a running job whose instance still answers for it', async () => {
+    const { jobs, registry, broker } = await createJobs();
+    const id = '00000000-0000-4000-8000-000000000002';
+    const resume = await broker.publish({ topic: `sse.job:${id}` }, 'sse.resume', '{"url":"/jobs/y"}');
+    await registry.create({ id, ownerId: 'alice', url: '/jobs/y', state: 'running', resumeEventId: resume.message.id, liveUntil: Date.now() + 60_000 });
+    const stream = watch(jobs.resume(alice, id));
+    await settle();
+    await settle();
+    expect(stream.state.completed).toBe(false);
+    expect((await registry.get(id))?.state).toBe('running');
+    stream.subscription.unsubscribe();
   });
 });

@@ -73,6 +73,8 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
   private readonly logger = new Logger(JobService.name);
   private readonly running = new Map<string, RunningJob>();
   private keeping?: NodeJS.Timeout;
+  /** How long this instance answers for its running jobs without renewing: as long as it does for its connection slots. */
+  private readonly leaseMs: number;
 
   constructor(
     @Inject(SSE_OPTIONS) private readonly options: ResolvedSseOptions,
@@ -81,13 +83,16 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
     private readonly registry: JobRegistry,
   ) {
     broker.onSignal(JOB_SIGNAL, (data) => this.heard(data));
+    this.leaseMs = options.redis?.leaseTtlMs ?? 30_000;
   }
 
   onModuleInit(): void {
-    // A job that runs longer than the history keeps events keeps its record all the same.
+    // Says that this instance still runs its jobs; and a job that runs longer than the history keeps events keeps its record.
     this.keeping = setInterval(() => {
-      this.registry.keep([...this.running.keys()]).catch((err: Error) => this.logger.debug(`Jobs not kept: ${err.message}`));
-    }, this.options.history.ttlMs / 3);
+      this.registry
+        .keep([...this.running.keys()], Date.now() + this.leaseMs)
+        .catch((err: Error) => this.logger.debug(`Jobs not kept: ${err.message}`));
+    }, Math.min(this.leaseMs, this.options.history.ttlMs) / 3);
     this.keeping.unref();
   }
 
@@ -105,7 +110,8 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
       const resume = JSON.stringify({ url } satisfies ResumeData);
       // The job's first event, so that its topic begins with a position that a resume can start after.
       const resumeEvent = await this.broker.publish({ topic }, RESUME_EVENT, resume);
-      record = { id, ownerId: principal.userId, url, state: 'running', resumeEventId: resumeEvent.message.id };
+      const resumeEventId = resumeEvent.message.id;
+      record = { id, ownerId: principal.userId, url, state: 'running', resumeEventId, liveUntil: Date.now() + this.leaseMs };
       await this.registry.create(record);
     });
     return new NotificationStream((sink) => {
@@ -189,16 +195,30 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
     }
   }
 
-  /** Ends the job's topic with `sse.close`, which ends every stream reading it, then records how it ended. */
   private async finish(running: RunningJob, id: string, state: Exclude<JobState, 'running'>): Promise<void> {
     this.running.delete(id);
     clearTimeout(running.idleTimer);
-    try {
-      const closed = await this.broker.publish({ topic: topicOf(id) }, CLOSE_EVENT, COMPLETED_DATA);
-      await this.registry.finish(id, state, closed.message.id);
-    } catch (err) {
-      this.logger.warn(`Job ${id} ended (${state}) but could not be closed: ${(err as Error).message}`);
-    }
+    await this.close(id, state).catch((err: Error) =>
+      this.logger.warn(`Job ${id} ended (${state}) but could not be closed: ${err.message}`),
+    );
+  }
+
+  /** Ends the job's topic with `sse.close`, which ends every stream reading it, then records how it ended. */
+  private async close(id: string, state: Exclude<JobState, 'running'>): Promise<string> {
+    const closed = await this.broker.publish({ topic: topicOf(id) }, CLOSE_EVENT, COMPLETED_DATA);
+    await this.registry.finish(id, state, closed.message.id);
+    return closed.message.id;
+  }
+
+  /**
+   * A job still running past its `liveUntil` has lost its instance: it is closed here (as failed), so that
+   * whoever reads it is not left waiting for events that will never come.
+   */
+  private async unlessLost(record: JobRecord): Promise<JobRecord> {
+    if (record.state !== 'running' || record.liveUntil >= Date.now() || this.running.has(record.id)) return record;
+    this.logger.warn(`Job ${record.id} lost the instance that ran it; closing it`);
+    const closeEventId = await this.unlessUnavailable('The job cannot be closed', () => this.close(record.id, 'failed'));
+    return { ...record, state: 'failed', closeEventId };
   }
 
   /** Counts a reader of a job, where the job runs; returns what uncounts it. */
@@ -243,7 +263,7 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
     // Not one of our ids: nothing to look up.
     const record = JOB_ID.test(id) ? await this.unlessUnavailable('The job cannot be read', () => this.registry.get(id)) : undefined;
     if (!record || record.ownerId !== principal.userId) throw new NotFoundException(`No job ${id} of yours`);
-    return record;
+    return this.unlessLost(record);
   }
 
   /**

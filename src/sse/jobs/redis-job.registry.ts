@@ -10,9 +10,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
+// KEYS: jobs   ARGV: live until, keepMs
+const KEEP = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HSET', KEYS[i], 'live', ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+return 1
+`;
+
 /** Job records in Redis, one hash per job, expiring with the job's history. */
 export class RedisJobRegistry extends JobRegistry {
   private readonly finishScript: RedisScript;
+  private readonly keepScript: RedisScript;
 
   constructor(
     private readonly backplane: RedisBackplane,
@@ -20,11 +32,12 @@ export class RedisJobRegistry extends JobRegistry {
   ) {
     super();
     this.finishScript = backplane.script('sseFinishJob', FINISH);
+    this.keepScript = backplane.script('sseKeepJobs', KEEP);
   }
 
   async create(job: JobRecord): Promise<void> {
     const key = this.backplane.keys.job(job.id);
-    const fields = { owner: job.ownerId, url: job.url, state: job.state, resume: job.resumeEventId };
+    const fields = { owner: job.ownerId, url: job.url, state: job.state, resume: job.resumeEventId, live: job.liveUntil };
     await this.backplane.client.multi().hset(key, fields).pexpire(key, this.keepMs).exec();
   }
 
@@ -38,6 +51,7 @@ export class RedisJobRegistry extends JobRegistry {
       state: fields.state as JobState,
       resumeEventId: fields.resume,
       closeEventId: fields.close,
+      liveUntil: Number(fields.live),
     };
   }
 
@@ -45,10 +59,11 @@ export class RedisJobRegistry extends JobRegistry {
     await this.finishScript([this.backplane.keys.job(id)], [state, closeEventId, this.keepMs]);
   }
 
-  async keep(ids: readonly string[]): Promise<void> {
+  async keep(ids: readonly string[], liveUntil: number): Promise<void> {
     if (ids.length === 0) return;
-    const pipeline = this.backplane.client.pipeline();
-    for (const id of ids) pipeline.pexpire(this.backplane.keys.job(id), this.keepMs);
-    await pipeline.exec();
+    await this.keepScript(
+      ids.map((id) => this.backplane.keys.job(id)),
+      [liveUntil, this.keepMs],
+    );
   }
 }

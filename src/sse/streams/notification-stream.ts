@@ -40,7 +40,12 @@ function afterAdmission(open: Open, admission: Promise<void>): Open {
     admission.then(
       () => {
         // The client may have gone while it was decided.
-        if (!gone && !sink.closed) close = open(sink);
+        if (gone || sink.closed) return;
+        try {
+          close = open(sink);
+        } catch (err) {
+          sink.error(err);
+        }
       },
       (err: unknown) => {
         if (!gone) sink.error(err);
