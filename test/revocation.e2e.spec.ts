@@ -3,7 +3,7 @@ import { EventSource, type ErrorEvent } from 'eventsource';
 import { SignJWT } from 'jose';
 import type { Redis } from 'ioredis';
 import { startDemoServer, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
-import { connectRedis, removePrefix } from './harness/redis.js';
+import { connectRedis, freePort, redisAnswers, removePrefix, spawnRedisServer } from './harness/redis.js';
 import { rawConnect } from './harness/raw-stream.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, sleep, Waiters } from './harness/waiting.js';
@@ -257,5 +257,44 @@ describe.each([
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ statusCode: 400 });
     expect((await connect(other(), token)).status).toBe(200);
+  });
+});
+
+describe(`a kick holds while Redis is away (${adapter})`, () => {
+  /** A redis-server of this test's own on `port`; resolves once it answers. */
+  async function ownRedis(port: number) {
+    const child = spawnRedisServer(port);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await eventually(() => redisAnswers(`redis://127.0.0.1:${port}`), 5000, 'its own Redis to answer');
+    return {
+      stop: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+  }
+
+  it('refuses, from what the instance heard, a token revoked before the outage; other tokens get the 503 of the routes that need Redis', async () => {
+    const port = await freePort();
+    let redisServer = await ownRedis(port);
+    const server = await startDemoServer({ redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: PREFIX });
+    try {
+      const revoked = await signToken(`outage-kicked-${adapter}`);
+      const bystander = await signToken(`outage-bystander-${adapter}`);
+      expect((await kick(server, `outage-kicked-${adapter}`)).status).toBe(200);
+      await redisServer.stop();
+
+      expectRevoked(await connect(server, revoked));
+      // Not revoked: let through by the token guard, and refused by the connection limiter, which needs Redis.
+      const other = await connect(server, bystander);
+      expect(other.status).toBe(503);
+      expect(JSON.parse(other.body)).toMatchObject({ statusCode: 503, message: expect.stringMatching(/Connections cannot be counted/) });
+    } finally {
+      // Closed once it has recovered: closing while its log reader still reconnects hangs (RedisBroker awaits that read).
+      redisServer = await ownRedis(port);
+      await eventually(async () => (await server.publish({ broadcast: true, type: 'note' })).status === 202, 10_000, 'the app to recover');
+      await server.close();
+      await redisServer.stop();
+    }
   });
 });

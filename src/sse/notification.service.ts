@@ -28,7 +28,6 @@ import { NotificationStream } from './streams/notification-stream.js';
 import { SubscriberRegistry } from './streams/subscriber-registry.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { isRevoked, RevocationStore } from './auth/revocation.store.js';
-import { InMemoryRevocationStore } from './auth/in-memory-revocation.store.js';
 import { decideTopicAccess } from './auth/topic-access.js';
 
 export interface StreamOptions {
@@ -67,11 +66,6 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
   private readonly logger = new Logger(NotificationService.name);
   private readonly registry = new SubscriberRegistry();
   private readonly settings: SubscriberSettings;
-  /**
-   * The revocations this instance has heard of, in the broker's order: a request authenticated just before
-   * one was made, whose stream opens just after its user's streams were closed, is refused when it opens.
-   */
-  private readonly revokedHere: InMemoryRevocationStore;
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
   /** The newest position this instance has dispatched: where a stream without a cursor starts. */
@@ -85,7 +79,6 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     private readonly metrics: SseMetrics,
     private readonly revocations: RevocationStore,
   ) {
-    this.revokedHere = new InMemoryRevocationStore(options.revocationTtlMs);
     this.settings = {
       retryMs: options.retryMs,
       heartbeatMs: options.heartbeatMs,
@@ -101,7 +94,7 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     });
     broker.onSignal(REVOCATION_SIGNAL, (data) => {
       const [userId, at] = JSON.parse(data) as [string, number];
-      this.revokedHere.record(userId, at);
+      this.revocations.remember(userId, at);
       this.closeHere(userId);
     });
     metrics.watch(() => this.local());
@@ -199,7 +192,9 @@ export class NotificationService<Events extends EventMap = AnyEvents> implements
     admission?: Promise<void>,
   ): NotificationStream {
     return new NotificationStream((sink) => {
-      if (isRevoked(principal, this.revokedHere.revokedAt(principal.userId))) {
+      // A request authenticated just before its user was revoked, whose stream opens just after their streams
+      // were closed: the revocation, heard of here in the broker's order, refuses it.
+      if (isRevoked(principal, this.revocations.remembered(principal.userId))) {
         sink.error(new UnauthorizedException('The token has been revoked'));
         return () => undefined;
       }

@@ -17,34 +17,34 @@ describe('InMemoryRevocationStore', () => {
 
   it('keeps the later of two revocations, in whichever order they come', () => {
     const store = new InMemoryRevocationStore(60_000);
-    store.record('alice', 2000);
-    store.record('alice', 1000);
+    store.remember('alice', 2000);
+    store.remember('alice', 1000);
     expect(store.revokedAt('alice')).toBe(2000);
-    store.record('alice', 3000);
+    store.remember('alice', 3000);
     expect(store.revokedAt('alice')).toBe(3000);
   });
 
   it('forgets a record ttlMs after it was made, and sweeps forgotten ones away', () => {
     let now = 1_000_000;
     const store = new InMemoryRevocationStore(10_000, () => now);
-    store.record('alice', now);
-    store.record('bob', now);
+    store.remember('alice', now);
+    store.remember('bob', now);
     now += 9_999;
     expect(store.revokedAt('alice')).toBe(1_000_000);
     now += 1;
     expect(store.revokedAt('alice')).toBeUndefined();
     expect(store.size).toBe(1);
     // The next record past the sweep time drops bob's, which nobody asked about.
-    store.record('carol', now);
+    store.remember('carol', now);
     expect(store.size).toBe(1);
   });
 
   it('replaces a forgotten record with an earlier revocation', () => {
     let now = 5_000_000;
     const store = new InMemoryRevocationStore(1000, () => now);
-    store.record('alice', 5_000_000);
+    store.remember('alice', 5_000_000);
     now += 2000;
-    store.record('alice', 4_000_000);
+    store.remember('alice', 4_000_000);
     expect(store.revokedAt('alice')).toBe(4_000_000);
   });
 });

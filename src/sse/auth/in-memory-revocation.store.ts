@@ -23,15 +23,19 @@ export class InMemoryRevocationStore extends RevocationStore {
   }
 
   async revoke(userId: string, at: number): Promise<void> {
-    this.record(userId, at);
+    this.remember(userId, at);
   }
 
-  /** `revoke`, done before it returns: for a record that must hold from the very next line on. */
-  record(userId: string, at: number): void {
+  /** One process: what it has heard of is all there is. */
+  remember(userId: string, at: number): void {
     const now = this.now();
     const known = this.revocations.get(userId);
     if (!known || known.until <= now || known.at < at) this.revocations.set(userId, { at, until: now + this.ttlMs });
     if (now >= this.nextSweepAt) this.sweep(now);
+  }
+
+  remembered(userId: string): number | undefined {
+    return this.revokedAt(userId);
   }
 
   revokedAt(userId: string): number | undefined {

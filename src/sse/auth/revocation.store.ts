@@ -2,7 +2,8 @@ import type { Principal } from './principal.js';
 
 /**
  * Where "the tokens of this user issued until then are revoked" is kept, for
- * every instance to read. It is both the injection token and the type.
+ * every instance to read; and what this instance has heard of them, for the
+ * moments when that cannot be read. It is both the injection token and the type.
  */
 export abstract class RevocationStore {
   /**
@@ -16,6 +17,12 @@ export abstract class RevocationStore {
    * the guard awaits only what is a promise, so that a connect pays nothing it need not.
    */
   abstract revokedAt(userId: string): number | undefined | Promise<number | undefined>;
+
+  /** Keeps, on this instance, a revocation it has heard of (through the broker, in its order). */
+  abstract remember(userId: string, at: number): void;
+
+  /** The user's latest revocation this instance has heard of: answered at once, from this process. */
+  abstract remembered(userId: string): number | undefined;
 }
 
 /**

@@ -363,9 +363,13 @@ describe('TokenAuthGuard', () => {
       await expect(guard.canActivate(contextOf(session(issued + 1), {}))).resolves.toBe(true);
     });
 
-    it('answers 503 with Retry-After, never lets the token through, when the revocations cannot be read', async () => {
+    it('answers 503 with Retry-After, never lets the token through, when a store of its own cannot be read', async () => {
       class DownStore extends RevocationStore {
         async revoke(): Promise<void> {}
+        remember(): void {}
+        remembered(): undefined {
+          return undefined;
+        }
         async revokedAt(): Promise<number | undefined> {
           throw new Error('ECONNREFUSED');
         }
@@ -382,6 +386,10 @@ describe('TokenAuthGuard', () => {
     it('awaits a store that answers with a promise', async () => {
       class RemoteStore extends RevocationStore {
         async revoke(): Promise<void> {}
+        remember(): void {}
+        remembered(): undefined {
+          return undefined;
+        }
         async revokedAt(userId: string): Promise<number | undefined> {
           return userId === 'alice' ? Date.now() + 1000 : undefined;
         }
