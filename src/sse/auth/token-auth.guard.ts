@@ -123,7 +123,10 @@ export class TokenAuthGuard implements CanActivate {
     return undefined;
   }
 
-  /** The revocations cannot be read (Redis away): 503, never a token let through unchecked. */
+  /**
+   * The revocations cannot be read (a store of the application's own that failed; the Redis one falls back to
+   * what it has heard of): 503, never a token let through unchecked.
+   */
   private unavailable(response: unknown, err: Error): never {
     this.logger.warn(`Revocations cannot be read: ${err.message}`);
     this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(this.options.retryAfterSeconds));
