@@ -1,140 +1,33 @@
 import { jest } from '@jest/globals';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { ChatStream, expectCompleted } from './harness/chat-stream.js';
 import { startDemoServer, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
-import { compareIds, expectIncreasing } from './harness/event-ids.js';
+import { compareIds, EVENT_ID, expectIncreasing } from './harness/event-ids.js';
 import { closeOpened, track } from './harness/opened-streams.js';
 import { blocksOf, RawStream } from './harness/raw-stream.js';
 import { signToken } from './harness/tokens.js';
-import { eventually, sleep, Waiters } from './harness/waiting.js';
+import { eventually, sleep } from './harness/waiting.js';
 
 // Generous: other suites share the machine. Every wait inside is bounded on its own.
 jest.setTimeout(30_000);
 
-/** The form of an answer id: the owner's tag, a dot, a UUID. */
-const ANSWER_ID = /^[\w-]{22}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The form of an answer id: a UUID (the library's job id). */
+const ANSWER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface ChatEvent {
-  readonly type: string;
-  readonly id: string | undefined;
-  readonly data: string;
+/** DELETE /chat/:id; resolves to the status and the body. */
+async function cancel(server: DemoServer, token: string | undefined, answerId: string): Promise<{ status: number; body: string; type: string | null }> {
+  const res = await fetch(`${server.url}/chat/${encodeURIComponent(answerId)}`, {
+    method: 'DELETE',
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
 }
 
-/**
- * One chat response, read as it arrives with eventsource-parser, keeping both
- * the parsed events and the exact text received. It uses node:http rather than
- * fetch so that `close()` drops exactly this connection, as a client that goes
- * away does, and leaves no pooled socket behind (undici may open a spare one,
- * which held a Fastify server's close up until its keep-alive timeout).
- */
-class ChatStream {
-  /** The answer's own events (`chat`, `token`s, and the one that ends it). */
-  readonly events: ChatEvent[] = [];
-  /** The resumable stream's own events (`sse.resume` first, `sse.close` last), in order. */
-  readonly reserved: ChatEvent[] = [];
-  /** Every `retry:` value, in order. */
-  readonly retries: number[] = [];
-  raw = '';
-  /** Whether the response has ended (the server ended it, or the client went away). */
-  ended = false;
-  private readonly waiters = new Waiters();
-
-  private constructor(
-    private readonly response: IncomingMessage,
-    private readonly abort: () => void,
-  ) {
-    const parser = createParser({
-      onEvent: (message: EventSourceMessage) =>
-        (message.event?.startsWith('sse.') ? this.reserved : this.events).push({
-          type: message.event ?? 'message',
-          id: message.id,
-          data: message.data,
-        }),
-      onRetry: (ms) => this.retries.push(ms),
-    });
-    response.setEncoding('utf8');
-    response.on('data', (text: string) => {
-      this.raw += text;
-      parser.feed(text);
-      this.waiters.notify();
-    });
-    // Dropped by close(): that is how it ends, not a failure.
-    response.on('error', () => undefined);
-    response.on('close', () => {
-      this.ended = true;
-      this.waiters.notify();
-    });
-  }
-
-  static open(url: string, method = 'GET', headers: Record<string, string> = {}, body?: string): Promise<ChatStream> {
-    return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers }, (response) => resolve(new ChatStream(response, () => req.destroy())));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  static ask(server: DemoServer, token: string | undefined, body: unknown, headers: Record<string, string> = {}): Promise<ChatStream> {
-    return ChatStream.open(
-      `${server.url}/chat`,
-      'POST',
-      { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
-      JSON.stringify(body),
-    );
-  }
-
-  static resume(server: DemoServer, token: string, answerId: string, lastEventId?: string): Promise<ChatStream> {
-    return ChatStream.open(`${server.url}/chat/${encodeURIComponent(answerId)}`, 'GET', {
-      Authorization: `Bearer ${token}`,
-      ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}),
-    });
-  }
-
-  get headers(): IncomingHttpHeaders {
-    return this.response.headers;
-  }
-
-  get status(): number {
-    return this.response.statusCode ?? 0;
-  }
-
-  ofType(type: string): ChatEvent[] {
-    return this.events.filter((event) => event.type === type);
-  }
-
-  get tokens(): string[] {
-    return this.ofType('token').map((event) => JSON.parse(event.data) as string);
-  }
-
-  get text(): string {
-    return this.tokens.join('');
-  }
-
-  get last(): ChatEvent | undefined {
-    return this.events.at(-1);
-  }
-
-  get answerId(): string {
-    const [chat] = this.ofType('chat');
-    if (!chat) throw new Error(`no chat event yet; received ${JSON.stringify(this.events)}`);
-    return (JSON.parse(chat.data) as { id: string }).id;
-  }
-
-  /** Resolves once `condition` holds, checked after every chunk; rejects after `timeoutMs` with what arrived. */
-  until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-    return this.waiters.until(condition, timeoutMs, () => `timed out; received ${JSON.stringify(this.raw)} (ended: ${this.ended})`);
-  }
-
-  /** Waits for the server to end the response, and returns its events. */
-  async finished(timeoutMs = 15_000): Promise<ChatEvent[]> {
-    await this.until(() => this.ended, timeoutMs);
-    return this.events;
-  }
-
-  /** The client going away: the connection is dropped. */
-  close(): void {
-    this.abort();
-  }
+/** A refusal before any stream: the status, a JSON body with it, and not one event. */
+function expectJsonRefusal(stream: ChatStream, status: number): void {
+  expect(stream.status).toBe(status);
+  expect(stream.headers['content-type']).toMatch(/^application\/json/);
+  expect(stream.raw).not.toContain('event:');
+  expect((JSON.parse(stream.raw) as { statusCode: number }).statusCode).toBe(status);
 }
 
 afterEach(closeOpened);
@@ -176,40 +69,36 @@ describe(`chat over POST streams (${adapter})`, () => {
     if (known) return known;
     const stream = track(await ChatStream.ask(server, await signToken(user('reference')), { message }));
     await stream.finished();
-    expect(stream.last?.type).toBe('done');
+    expect(stream.ending?.type).toBe('done');
     fullAnswers.set(message, stream.tokens);
     return stream.tokens;
   }
 
-  it('streams chat, then the tokens, then done; the first write carries retry:, ids increase, tokens form the answer', async () => {
+  it('streams sse.resume (id, retry:, url), chat, the tokens, done, then sse.close completed, and ends', async () => {
     const message = 'What are Server-Sent Events?';
     const stream = track(await ChatStream.ask(server, await signToken(user('asker')), { message }));
     expect(stream.status).toBe(200);
     expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
     await stream.finished();
 
-    const types = stream.events.map((event) => event.type);
-    expect(types[0]).toBe('chat');
-    expect(types.at(-1)).toBe('done');
-    expect(types.slice(1, -1).every((type) => type === 'token')).toBe(true);
+    const types = stream.types;
+    expect(types.slice(0, 2)).toEqual(['sse.resume', 'chat']);
+    expect(types.slice(-2)).toEqual(['done', 'sse.close']);
+    expect(types.slice(2, -2).every((type) => type === 'token')).toBe(true);
     expect(types.length).toBeGreaterThan(10);
+    expectCompleted(stream);
 
-    // chat: its id; done: the same id.
+    // chat: its id; done: the same id; sse.resume: where to resume it, by that id.
     const answerId = stream.answerId;
     expect(answerId).toMatch(ANSWER_ID);
-    expect(JSON.parse(stream.last!.data)).toEqual({ id: answerId });
+    expect(JSON.parse(stream.ending!.data)).toEqual({ id: answerId });
+    expect(JSON.parse(stream.events[0].data)).toEqual({ url: `/chat/${answerId}` });
+    expect(stream.resume.id).toMatch(EVENT_ID);
 
-    // The resumable stream's contract: sse.resume first, naming where to resume, and sse.close completed last.
-    expect(stream.reserved.map((event) => event.type)).toEqual(['sse.resume', 'sse.close']);
-    expect(JSON.parse(stream.reserved[0].data)).toEqual({ url: `/chat/${encodeURIComponent(answerId)}` });
-    expect(compareIds(stream.reserved[0].id!, stream.events[0].id!)).toBeLessThan(0);
-    expect(JSON.parse(stream.reserved[1].data)).toEqual({ reason: 'completed' });
-    expect(blocksOf(stream.raw).at(-1)![0]).toBe('event: sse.close');
-
-    // Only the first write carries retry:, and it is sse.resume.
+    // Only the first write carries retry:, and it is the sse.resume event, with its id.
     const blocks = blocksOf(stream.raw);
-    expect(stream.raw).toMatch(/^\n*event: sse.resume\n/);
-    expect(blocks[0].some((line) => /^retry: \d+$/.test(line))).toBe(true);
+    expect(stream.raw).toMatch(/^\n*event: sse\.resume\n/);
+    expect(blocks[0]).toEqual(expect.arrayContaining([`id: ${stream.resume.id}`, expect.stringMatching(/^retry: \d+$/)]));
     expect(blocks.slice(1).some((lines) => lines.some((line) => line.startsWith('retry:')))).toBe(false);
     expect(stream.retries).toHaveLength(1);
     expect(stream.retries[0]).toBeGreaterThan(0);
@@ -234,18 +123,14 @@ describe(`chat over POST streams (${adapter})`, () => {
     ])('answers 400 to %s, with no stream', async (_what, body) => {
       const stream = track(await ChatStream.ask(server, await signToken(user('bad-request')), body));
       await stream.finished();
-      expect(stream.status).toBe(400);
-      expect(stream.headers['content-type']).toMatch(/^application\/json/);
-      expect(stream.raw).not.toContain('event:');
-      expect((JSON.parse(stream.raw) as { statusCode: number }).statusCode).toBe(400);
+      expectJsonRefusal(stream, 400);
     });
 
     it('answers 401 without a token, and to a token in the cookie only (a POST is never cookie-authenticated)', async () => {
       const anonymous = track(await ChatStream.ask(server, undefined, { message: 'hi' }));
       await anonymous.finished();
-      expect(anonymous.status).toBe(401);
+      expectJsonRefusal(anonymous, 401);
       expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer /);
-      expect(anonymous.raw).not.toContain('event:');
 
       const byCookie = track(
         await ChatStream.ask(server, undefined, { message: 'hi' }, { Cookie: `sse_token=${await signToken(user('cookie'))}` }),
@@ -258,14 +143,12 @@ describe(`chat over POST streams (${adapter})`, () => {
       const resume = await fetch(`${server.url}/chat/nothing`);
       expect(resume.status).toBe(401);
       await resume.body?.cancel();
-      const cancel = await fetch(`${server.url}/chat/nothing`, { method: 'DELETE' });
-      expect(cancel.status).toBe(401);
-      await cancel.body?.cancel();
+      expect((await cancel(server, undefined, 'nothing')).status).toBe(401);
     });
   });
 
   describe('resume', () => {
-    it('after Last-Event-ID sends exactly the remaining tokens, then done, repeating nothing', async () => {
+    it('after Last-Event-ID sends exactly the remaining tokens, then done and sse.close, repeating nothing', async () => {
       const message = 'Tell me about resuming';
       const expected = await fullAnswer(message);
       const token = await signToken(user('resumer'));
@@ -276,31 +159,49 @@ describe(`chat over POST streams (${adapter})`, () => {
       await first.finished();
       const received = first.events.slice();
       const lastId = received.at(-1)!.id!;
-      const answerId = first.answerId;
       const partOne = received.filter((event) => event.type === 'token').map((event) => JSON.parse(event.data) as string);
       expect(partOne.length).toBeGreaterThanOrEqual(5);
       expect(partOne.length).toBeLessThan(expected.length);
 
-      const second = track(await ChatStream.resume(server, token, answerId, lastId));
+      // At the location the stream named.
+      const second = track(await ChatStream.resumeAt(server, token, first.resume.url, lastId));
       expect(second.status).toBe(200);
       await second.finished();
-      const types = second.events.map((event) => event.type);
-      expect(types.at(-1)).toBe('done');
-      expect(types.slice(0, -1).every((type) => type === 'token')).toBe(true);
+      const types = second.types;
+      expect(types.slice(-2)).toEqual(['done', 'sse.close']);
+      expect(types.slice(0, -2).every((type) => type === 'token')).toBe(true);
+      expectCompleted(second);
       // Nothing at or before the cursor comes again.
       for (const event of second.events) expect(compareIds(event.id!, lastId)).toBeGreaterThan(0);
       expectIncreasing(second.events.map((event) => event.id));
-      // The resumed response has its own first write, which carries retry:, and ends as the POST does.
+      // The resumed response has its own first write, which carries retry:.
       expect(blocksOf(second.raw)[0].some((line) => line.startsWith('retry: '))).toBe(true);
-      expect(second.reserved.map((event) => event.type)).toEqual(['sse.resume', 'sse.close']);
-      expect(JSON.parse(second.reserved[0].data)).toEqual({ url: `/chat/${encodeURIComponent(answerId)}` });
-      expect(JSON.parse(second.reserved[1].data)).toEqual({ reason: 'completed' });
 
       expect([...partOne, ...second.tokens]).toEqual(expected);
       expect(partOne.join('') + second.text).toBe(expected.join(''));
     });
 
-    it('without Last-Event-ID replays every token from the start, then done', async () => {
+    it('with the id of sse.resume as Last-Event-ID replays everything after it: chat, every token, done, sse.close', async () => {
+      const message = 'Resume from the very start';
+      const expected = await fullAnswer(message);
+      const token = await signToken(user('from-start'));
+      const first = track(await ChatStream.ask(server, token, { message }));
+      // Broken before the model wrote anything, the POST's only event is where to resume.
+      await first.until(() => first.events.length >= 1);
+      const { id, url } = first.resume;
+      first.close();
+
+      const second = track(await ChatStream.resumeAt(server, token, url, id));
+      expect(second.status).toBe(200);
+      await second.finished();
+      expect(second.types[0]).toBe('chat');
+      expect(second.ending?.type).toBe('done');
+      expect(second.tokens).toEqual(expected);
+      expectCompleted(second);
+      for (const event of second.events) expect(compareIds(event.id!, id)).toBeGreaterThan(0);
+    });
+
+    it('without Last-Event-ID replays everything after sse.resume: the very events the POST got', async () => {
       const message = 'Replay everything please';
       const expected = await fullAnswer(message);
       const token = await signToken(user('replayer'));
@@ -311,15 +212,34 @@ describe(`chat over POST streams (${adapter})`, () => {
       expect(second.status).toBe(200);
       await Promise.all([first.finished(), second.finished()]);
 
-      expect(second.ofType('chat')).toEqual([]);
-      expect(second.last?.type).toBe('done');
       expect(second.tokens).toEqual(expected);
       expect(first.tokens).toEqual(expected);
-      // Both readers saw the very same events.
+      // Both readers saw the very same events, sse.close included.
       expect(second.events).toEqual(first.events.slice(1));
+      expectCompleted(second);
     });
 
-    it('gives another user 404 for the answer, on GET and on DELETE', async () => {
+    it('after the answer has finished, replays what is left and ends with sse.close; from the sse.close itself, just that', async () => {
+      const token = await signToken(user('late'));
+      const first = track(await ChatStream.ask(server, token, { message: 'Finish before I come back' }));
+      await first.finished();
+      expectCompleted(first);
+      const lastToken = first.ofType('token').at(-1)!;
+
+      const rest = track(await ChatStream.resume(server, token, first.answerId, lastToken.id));
+      await rest.finished();
+      expect(rest.events).toEqual(first.events.slice(-2));
+      expectCompleted(rest);
+
+      // A client that ignores sse.close and reconnects after it is told the same, at once.
+      const again = track(await ChatStream.resume(server, token, first.answerId, first.last!.id));
+      await again.finished();
+      expect(again.status).toBe(200);
+      expect(again.events).toEqual([first.last]);
+      expect(blocksOf(again.raw)[0].some((line) => line.startsWith('retry: '))).toBe(true);
+    });
+
+    it('gives another user 404 JSON for the answer, on GET and on DELETE; an unknown id too', async () => {
       const owner = await signToken(user('owner'));
       const stranger = await signToken(user('stranger'));
       const stream = track(await ChatStream.ask(server, owner, { message: 'Mine only' }));
@@ -328,44 +248,46 @@ describe(`chat over POST streams (${adapter})`, () => {
 
       const resume = track(await ChatStream.resume(server, stranger, answerId));
       await resume.finished();
-      expect(resume.status).toBe(404);
-      expect(resume.raw).not.toContain('event:');
+      expectJsonRefusal(resume, 404);
 
-      const cancel = await fetch(`${server.url}/chat/${encodeURIComponent(answerId)}`, {
-        method: 'DELETE',
-        headers: { Authorization: `Bearer ${stranger}` },
-      });
-      expect(cancel.status).toBe(404);
-      await cancel.body?.cancel();
+      const refused = await cancel(server, stranger, answerId);
+      expect(refused.status).toBe(404);
+      expect(refused.type).toMatch(/^application\/json/);
+      expect(JSON.parse(refused.body)).toMatchObject({ statusCode: 404 });
 
-      // An unknown id is a 404 for its would-be owner too.
-      const unknown = track(await ChatStream.resume(server, owner, `${answerId.split('.')[0]}.nope`));
-      await unknown.finished();
-      expect(unknown.status).toBe(404);
+      // An unknown id is a 404 for its would-be owner too, whatever its form.
+      for (const id of ['00000000-0000-4000-8000-000000000000', 'nope', `${answerId}x`]) {
+        const unknown = track(await ChatStream.resume(server, owner, id));
+        await unknown.finished();
+        expectJsonRefusal(unknown, 404);
+        expect((await cancel(server, owner, id)).status).toBe(404);
+      }
 
       // The stranger's attempts did not disturb the owner's answer.
       await stream.finished();
-      expect(stream.last?.type).toBe('done');
+      expect(stream.ending?.type).toBe('done');
+      expectCompleted(stream);
     });
   });
 
-  it('ends with an error event carrying a message when the model fails mid-answer ("#fail")', async () => {
+  it('ends with an error event carrying a message when the model fails mid-answer ("#fail"), then sse.close', async () => {
     const stream = track(await ChatStream.ask(server, await signToken(user('failer')), { message: 'Please #fail now' }));
     expect(stream.status).toBe(200);
     await stream.finished();
-    const types = stream.events.map((event) => event.type);
-    expect(types[0]).toBe('chat');
-    expect(types.at(-1)).toBe('error');
+    const types = stream.types;
+    expect(types.slice(0, 2)).toEqual(['sse.resume', 'chat']);
+    expect(types.slice(-2)).toEqual(['error', 'sse.close']);
     expect(types).not.toContain('done');
     expect(stream.ofType('token').length).toBeGreaterThan(0);
-    const error = JSON.parse(stream.last!.data) as { id: string; message: string };
+    const error = JSON.parse(stream.ending!.data) as { id: string; message: string };
     expect(error.id).toBe(stream.answerId);
     expect(typeof error.message).toBe('string');
     expect(error.message.length).toBeGreaterThan(0);
     expectIncreasing(stream.events.map((event) => event.id));
+    expectCompleted(stream);
   });
 
-  it('on DELETE /chat/:id mid-answer ends the stream with cancelled, and writes no more tokens', async () => {
+  it('on DELETE /chat/:id mid-answer answers 204, ends the stream with cancelled and sse.close, and writes no more tokens', async () => {
     const message = 'Cancel me midway';
     const expected = await fullAnswer(message);
     const token = await signToken(user('canceller'));
@@ -373,14 +295,13 @@ describe(`chat over POST streams (${adapter})`, () => {
     await stream.until(() => stream.ofType('token').length >= 3);
 
     const answerId = stream.answerId;
-    const cancel = await fetch(`${server.url}/chat/${encodeURIComponent(answerId)}`, {
-      method: 'DELETE',
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    expect(cancel.status).toBe(204);
+    const cancelled = await cancel(server, token, answerId);
+    expect(cancelled.status).toBe(204);
+    expect(cancelled.body).toBe('');
     await stream.finished();
-    expect(stream.last?.type).toBe('cancelled');
-    expect(JSON.parse(stream.last!.data)).toEqual({ id: answerId });
+    expect(stream.ending?.type).toBe('cancelled');
+    expect(JSON.parse(stream.ending!.data)).toEqual({ id: answerId });
+    expectCompleted(stream);
     const written = stream.tokens;
     expect(written.length).toBeLessThan(expected.length);
     expect(written).toEqual(expected.slice(0, written.length));
@@ -390,9 +311,12 @@ describe(`chat over POST streams (${adapter})`, () => {
     const resumed = track(await ChatStream.resume(server, token, answerId));
     await resumed.finished();
     expect(resumed.status).toBe(200);
-    expect(resumed.last?.type).toBe('cancelled');
+    expect(resumed.ending?.type).toBe('cancelled');
     expect(resumed.ofType('done')).toEqual([]);
     expect(resumed.tokens).toEqual(written);
+    expectCompleted(resumed);
+    // Cancelling what has finished changes nothing, and is not an error.
+    expect((await cancel(server, token, answerId)).status).toBe(204);
   });
 
   it('cancels an answer whose client went away and that nobody resumed within the grace period', async () => {
@@ -412,11 +336,30 @@ describe(`chat over POST streams (${adapter})`, () => {
     const resumed = track(await ChatStream.resume(tight, token, answerId));
     expect(resumed.status).toBe(200);
     await resumed.finished();
-    expect(resumed.last?.type).toBe('cancelled');
+    expect(resumed.ending?.type).toBe('cancelled');
     expect(resumed.ofType('done')).toEqual([]);
+    expectCompleted(resumed);
     const written = resumed.tokens;
     expect(written.length).toBeGreaterThanOrEqual(3);
     expect(written.join('')).not.toMatch(/without repeating a word\.$/);
+  });
+
+  it('keeps an answer going past the grace period while a resumed reader holds it, after the POST went away', async () => {
+    const token = await signToken(user('stayer'));
+    const first = track(await ChatStream.ask(tight, token, { message: 'Keep going for the reader' }));
+    await first.until(() => first.ofType('token').length >= 2);
+    const { url } = first.resume;
+    first.close();
+    await first.finished();
+    // One stream per user here: the POST's slot is freed first.
+    await eventually(async () => (await tight.stats()).streams === 0, 3000, "the POST's slot to be freed");
+    const second = track(await ChatStream.resumeAt(tight, token, url, first.last!.id));
+    expect(second.status).toBe(200);
+    // The answer takes several grace periods to write: it would have been cancelled without a reader.
+    await second.finished();
+    expect(second.ending?.type).toBe('done');
+    expect([...first.tokens, ...second.tokens].join('')).toMatch(/without repeating a word\.$/);
+    expectCompleted(second);
   });
 
   it('takes a connection slot for a POST stream, and frees it when the stream ends or the client goes away', async () => {
@@ -449,7 +392,8 @@ describe(`chat over POST streams (${adapter})`, () => {
     await chat.until(() => chat.ofType('token').length >= 1);
     expect(await sseStatus()).toBe(429);
     await chat.finished();
-    expect(chat.last?.type).toBe('done');
+    expect(chat.ending?.type).toBe('done');
+    expectCompleted(chat);
     expect(await sseStatusOnceFreed()).toBe(200);
 
     // The client goes away mid-answer.

@@ -4,7 +4,6 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SseHealthIndicator } from '../sse/terminus.js';
 import { type Principal, SseModule, type SseRedisOptions } from '../sse/index.js';
 import { ChatModule } from './chat/chat.module.js';
-import { isOwnChatTopic } from './chat/chat.service.js';
 import { DEMO_CONFIG, METRICS_REGISTRY } from './demo.constants.js';
 import { HealthController } from './health.controller.js';
 import { InboxController } from './inbox.controller.js';
@@ -18,9 +17,9 @@ import { StreamController } from './stream.controller.js';
 /** Topics whose name starts with this are for admins only. */
 export const ADMIN_TOPIC_PREFIX = 'admin';
 
-/** Chat topics are their owner's; `admin…` topics are admins'; any other topic is anyone's. */
+/** `admin…` topics are admins'; any other topic is anyone's. */
 function canReadTopic(principal: Principal, topic: string): boolean {
-  return isOwnChatTopic(principal, topic) ?? (!topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin'));
+  return !topic.startsWith(ADMIN_TOPIC_PREFIX) || principal.roles.includes('admin');
 }
 
 /** The Redis deployment the settings name (Sentinels, a Cluster or one server), if any. */
@@ -62,6 +61,7 @@ export class AppModule {
             maxPendingBytes: config.maxPendingBytes,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },
             canReadTopic,
+            jobs: { detachedGraceMs: config.chatDetachedGraceMs },
             metrics: { registry },
             redis: redisOf(config),
             // PostgreSQL when DATABASE_URL is set (its tables created at startup), else the default: Redis's or memory.
@@ -74,11 +74,7 @@ export class AppModule {
           }),
         }),
         TerminusModule,
-        ChatModule.register({
-          tokenDelayMs: config.chatTokenDelayMs,
-          detachedGraceMs: config.chatDetachedGraceMs,
-          keepMs: config.historyTtlMs,
-        }),
+        ChatModule.register({ tokenDelayMs: config.chatTokenDelayMs }),
       ],
       controllers: [
         StreamController,

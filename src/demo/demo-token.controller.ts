@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Headers, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HttpAdapterHost } from '@nestjs/core';
-import { serialize } from 'cookie';
+import { parse as parseCookie, serialize } from 'cookie';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import { DEMO_CONFIG } from './demo.constants.js';
+import { InvalidTokenError, NotificationService, TokenVerifier } from '../sse/index.js';
 import { ZodBodyPipe } from './zod-body.pipe.js';
 import { type DemoConfig, TOKEN_COOKIE } from './demo.config.js';
 
@@ -33,6 +34,8 @@ export class DemoTokenController {
   constructor(
     @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly verifier: TokenVerifier,
+    private readonly notifications: NotificationService,
   ) {}
 
   @Post('token')
@@ -45,7 +48,8 @@ export class DemoTokenController {
     const token = await new SignJWT({ roles: body.admin ? ['admin'] : [] })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(body.userId)
-      .setIssuedAt()
+      // To the millisecond (RFC 7519 allows it), so that a token signed just after a sign-out is newer than it.
+      .setIssuedAt(Date.now() / 1000)
       .setExpirationTime(expiresAt)
       .sign(new TextEncoder().encode(this.config.jwtSecret));
     const cookie = serialize(TOKEN_COOKIE, token, { ...COOKIE_OPTIONS, maxAge: TOKEN_TTL_SECONDS });
@@ -53,11 +57,29 @@ export class DemoTokenController {
     return { token, expiresAt: expiresAt * 1000 };
   }
 
-  /** Signs out: clears the cookie, which the page cannot reach (HttpOnly). */
+  /**
+   * Signs out: revokes every token the caller holds (the one in the bearer header, else the cookie's), which
+   * closes their streams on every instance, and clears the cookie, which the page cannot reach (HttpOnly). A
+   * request with no valid token only clears the cookie: there is no one to sign out.
+   */
   @Delete('token')
   @HttpCode(HttpStatus.NO_CONTENT)
-  clear(@Res({ passthrough: true }) response: unknown): void {
+  async clear(
+    @Headers('authorization') authorization: string | undefined,
+    @Headers('cookie') cookie: string | undefined,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<void> {
     const expired = serialize(TOKEN_COOKIE, '', { ...COOKIE_OPTIONS, maxAge: 0 });
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', expired);
+    // The cookie is SameSite=Strict, so another site cannot sign anyone out with it.
+    const token = /^Bearer[ \t]+(\S+)$/i.exec(authorization ?? '')?.[1] ?? parseCookie(cookie ?? '')[TOKEN_COOKIE];
+    const principal = token ? await this.verifier.verify(token).catch(signedOutAlready) : undefined;
+    if (principal) await this.notifications.closeUser(principal.userId, { revokeTokens: true });
   }
+}
+
+/** A token that is no longer valid (expired, malformed) signs no one out; any other failure is one. */
+function signedOutAlready(err: unknown): undefined {
+  if (err instanceof InvalidTokenError) return undefined;
+  throw err;
 }

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, type MessageEvent, Param, Query } from '@nestjs/common';
+import { Controller, Delete, Get, type MessageEvent, Param, ParseBoolPipe, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import {
@@ -42,13 +42,17 @@ export class StreamController {
     return { closed: await this.notifications.closeUser(principal.userId) };
   }
 
-  /** Closes a user's streams. Admins only. */
+  /** Closes a user's streams, and with `?revoke=true` revokes the tokens they hold. Admins only. */
   @Delete('connections/:userId')
   @Authenticated('admin')
-  @ApiOperation({ summary: "Close a user's streams, on every instance (admins only)" })
+  @ApiOperation({ summary: "Close a user's streams, on every instance, and optionally revoke their tokens (admins only)" })
+  @ApiQuery({ name: 'revoke', required: false, type: Boolean, description: 'Also refuse every token the user holds now (401 on reconnect)' })
   @ApiResponse({ status: 200, schema: { example: { closed: 2 } } })
-  async closeUser(@Param('userId') userId: string): Promise<{ closed: number }> {
-    return { closed: await this.notifications.closeUser(userId) };
+  async closeUser(
+    @Param('userId') userId: string,
+    @Query('revoke', new ParseBoolPipe({ optional: true })) revoke?: boolean,
+  ): Promise<{ closed: number }> {
+    return { closed: await this.notifications.closeUser(userId, { revokeTokens: revoke }) };
   }
 
   @Get('stats')

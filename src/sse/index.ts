@@ -3,10 +3,10 @@
 // The module, its options and the service.
 export { SseModule } from './sse.module.js';
 export { SSE_MODULE_OPTIONS, SSE_OPTIONS_TYPE, SSE_ASYNC_OPTIONS_TYPE } from './sse.module-definition.js';
-export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, ResolvedSseOptions } from './sse.options.js';
+export type { SseModuleOptions, SseAuthOptions, SseHistoryOptions, SseJobOptions, ResolvedSseOptions } from './sse.options.js';
 export { SSE_OPTIONS, REDIS_BACKPLANE } from './sse.constants.js';
 export { NotificationService } from './notification.service.js';
-export type { StreamOptions, SseStats } from './notification.service.js';
+export type { StreamOptions, SseStats, CloseUserOptions } from './notification.service.js';
 export { SseSetupError } from './sse-setup.error.js';
 
 // The wire contract of the module's own events, shared with the client.
@@ -45,6 +45,10 @@ export { JwtTokenVerifier } from './auth/jwt-token.verifier.js';
 export type { JwtOptions } from './auth/jwt-token.verifier.js';
 export { TokenAuthGuard } from './auth/token-auth.guard.js';
 export { CurrentPrincipal, Authenticated } from './auth/auth.decorators.js';
+export { RevocationStore, isRevoked } from './auth/revocation.store.js';
+export { InMemoryRevocationStore } from './auth/in-memory-revocation.store.js';
+export { RedisRevocationStore } from './auth/redis-revocation.store.js';
+export type { TopicCheck } from './auth/topic-access.js';
 
 // http/: the route, its writer and the wire.
 export { LastEventId } from './http/last-event-id.decorator.js';
@@ -98,6 +102,13 @@ export { PostgresInboxStore } from './inbox/postgres-inbox.store.js';
 export { postgresInboxMigration } from './inbox/postgres-inbox.migration.js';
 export type { PostgresPool, PostgresClient } from './inbox/postgres-pool.js';
 export type { SseInboxOptions, SsePostgresInboxOptions, ResolvedInboxOptions } from './inbox/inbox.options.js';
+// jobs/: resumable POST streams.
+export { JobService } from './jobs/job.service.js';
+export type { Job, JobStart } from './jobs/job.service.js';
+export { JobRegistry } from './jobs/job-registry.js';
+export type { JobRecord, JobState } from './jobs/job-registry.js';
+export { InMemoryJobRegistry } from './jobs/in-memory-job.registry.js';
+export { RedisJobRegistry } from './jobs/redis-job.registry.js';
 
 // redis/: the shared connection and its key names.
 export { RedisBackplane } from './redis/redis-backplane.js';

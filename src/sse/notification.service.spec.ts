@@ -2,11 +2,12 @@ import { afterEach, jest } from '@jest/globals';
 import {
   BadRequestException,
   ForbiddenException,
+  HttpException,
   HttpStatus,
-  type MessageEvent,
   PayloadTooLargeException,
+  ServiceUnavailableException,
+  UnauthorizedException,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
 import { InMemoryHistoryStore } from './delivery/in-memory-history.store.js';
 import { LocalBroker } from './delivery/local.broker.js';
 import type { BrokerListener } from './delivery/broker.js';
@@ -21,6 +22,8 @@ import type { SubscriberRegistry } from './streams/subscriber-registry.js';
 import { Registry } from 'prom-client';
 import { PrometheusSseMetrics } from './observability/prometheus-sse.metrics.js';
 import { NoSseMetrics } from './observability/sse-metrics.js';
+import { settle, watch } from '../../test/harness/watched-stream.js';
+import { InMemoryRevocationStore } from './auth/in-memory-revocation.store.js';
 
 type Overrides = Omit<SseModuleOptions, 'auth'>;
 
@@ -32,7 +35,8 @@ async function createService(overrides: Overrides = {}) {
   const limiter = new InMemoryConnectionLimiter(options.maxConnectionsPerUser, options.maxConnections, options.instanceId);
   const registry = new Registry();
   const metrics = new PrometheusSseMetrics({ registry });
-  const service = new NotificationService(options, history, new LocalBroker(history), limiter, metrics);
+  const revocations = new InMemoryRevocationStore(options.revocationTtlMs);
+  const service = new NotificationService(options, history, new LocalBroker(history), limiter, metrics, revocations);
   await service.onModuleInit();
   services.push(service);
   /**
@@ -54,34 +58,12 @@ async function createService(overrides: Overrides = {}) {
     );
     return value?.value ?? 0;
   };
-  return { service, history, options, limiter, open, metric };
+  return { service, history, options, limiter, revocations, open, metric };
 }
 
 function principal(userId: string, roles: string[] = []): Principal {
   return { userId, roles, claims: { sub: userId } };
 }
-
-/** Subscribes and records what the client would see. */
-function watch(stream$: Observable<MessageEvent>) {
-  const messages: MessageEvent[] = [];
-  const state = { completed: false, error: undefined as unknown };
-  const subscription = stream$.subscribe({
-    next: (message) => messages.push(message),
-    complete: () => (state.completed = true),
-    error: (err) => (state.error = err),
-  });
-  return {
-    messages,
-    state,
-    subscription,
-    /** The application events, without the module's own. */
-    events: () => messages.filter((m) => typeof m.type === 'string' && !m.type.startsWith('sse.')),
-    types: () => messages.map((m) => m.type ?? 'comment'),
-  };
-}
-
-/** Lets pending promise continuations (a resume's read) run. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function thrown(run: () => unknown): unknown {
   try {
@@ -252,6 +234,14 @@ describe('NotificationService', () => {
       for (const topic of ['', 'a\nb', 'a,b']) {
         expect(() => service.stream(principal('alice'), { topics: [topic] })).toThrow(InvalidSseInputError);
       }
+    });
+
+    it("refuses the module's own topics (sse.…) with 403 without asking canReadTopic", async () => {
+      const canReadTopic = jest.fn(() => true);
+      const { service } = await createService({ canReadTopic });
+      const err = thrown(() => service.stream(principal('alice'), { topics: ['sse.job:x'] }));
+      expect(err).toBeInstanceOf(ForbiddenException);
+      expect(canReadTopic).not.toHaveBeenCalled();
     });
 
     it('receives a topic event once even when the topic is asked for twice', async () => {
@@ -448,7 +438,7 @@ describe('NotificationService', () => {
         }
       }
       const broker = new GappyBroker(history);
-      const service = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 100, 'unit'), new NoSseMetrics());
+      const service = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 100, 'unit'), new NoSseMetrics(), new InMemoryRevocationStore(1000));
       await service.onModuleInit();
       services.push(service);
       const before = watch(service.stream(principal('alice')));
@@ -473,7 +463,7 @@ describe('NotificationService', () => {
         }
       }
       const limiter = new InMemoryConnectionLimiter(5, 100, 'unit');
-      const service = new NotificationService(options, history, new DownBroker(history), limiter, new NoSseMetrics());
+      const service = new NotificationService(options, history, new DownBroker(history), limiter, new NoSseMetrics(), new InMemoryRevocationStore(1000));
       await service.onModuleInit();
       services.push(service);
       const err = await service.broadcast('x', 1).catch((e: unknown) => e);
@@ -495,11 +485,90 @@ describe('NotificationService', () => {
           throw new Error('ECONNREFUSED');
         }
       }
-      const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'), new NoSseMetrics());
+      const service = new NotificationService(options, history, new LocalBroker(history), new DownLimiter(5, 100, 'unit'), new NoSseMetrics(), new InMemoryRevocationStore(1000));
       await service.onModuleInit();
       services.push(service);
       await expect(service.stats()).rejects.toBeInstanceOf(SseUnavailableError);
       await expect(service.closeUser('alice')).rejects.toBeInstanceOf(SseUnavailableError);
+    });
+  });
+
+  describe('asynchronous canReadTopic', () => {
+    it('opens the stream once every topic is allowed, and not before', async () => {
+      let allow!: (allowed: boolean) => void;
+      const { service } = await createService({
+        canReadTopic: (_p, topic) => (topic === 'later' ? new Promise<boolean>((resolve) => (allow = resolve)) : true),
+      });
+      const alice = watch(service.stream(principal('alice'), { topics: ['now', 'later'] }));
+      await settle();
+      expect(alice.messages).toEqual([]);
+      expect(service.local().streams).toBe(0);
+      allow(true);
+      await settle();
+      expect(alice.types()).toEqual([READY_EVENT]);
+      const id = await service.publishToTopic('later', 'x', 1);
+      expect(alice.events().map((m) => m.id)).toEqual([id]);
+    });
+
+    it('errors with 403 for a refusal, naming the first topic refused, and opens nothing', async () => {
+      const { service } = await createService({ canReadTopic: async (_p, topic) => topic === 'ok' });
+      const alice = watch(service.stream(principal('alice'), { topics: ['ok', 'no', 'nope'] }));
+      await settle();
+      expect(alice.state.error).toBeInstanceOf(ForbiddenException);
+      expect((alice.state.error as Error).message).toBe('Not allowed to read topic "no"');
+      expect(alice.messages).toEqual([]);
+      expect(service.local().streams).toBe(0);
+    });
+
+    it('errors with 503 for a check that rejects or throws; an HttpException of its own stands', async () => {
+      const { service } = await createService({
+        canReadTopic: (_p, topic) => {
+          if (topic === 'throws') throw new Error('pool exhausted');
+          if (topic === 'gone') return Promise.reject(new ForbiddenException('Gone from the room'));
+          return Promise.reject(new Error('ECONNREFUSED'));
+        },
+      });
+      for (const [topic, status, message] of [
+        ['rejects', 503, /retry shortly/],
+        ['throws', 503, /retry shortly/],
+        ['gone', 403, /Gone from the room/],
+      ] as const) {
+        const stream = watch(service.stream(principal('alice'), { topics: [topic] }));
+        await settle();
+        expect((stream.state.error as HttpException).getStatus()).toBe(status);
+        expect((stream.state.error as Error).message).toMatch(message);
+      }
+    });
+
+    it('errors with 503 when the check takes longer than canReadTopicTimeoutMs, and stays shut when it answers late', async () => {
+      let allow!: (allowed: boolean) => void;
+      const { service } = await createService({
+        canReadTopic: () => new Promise<boolean>((resolve) => (allow = resolve)),
+        canReadTopicTimeoutMs: 30,
+      });
+      const alice = watch(service.stream(principal('alice'), { topics: ['slow'] }));
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(alice.state.error).toBeInstanceOf(ServiceUnavailableException);
+      allow(true);
+      await settle();
+      expect(alice.messages).toEqual([]);
+      expect(service.local().streams).toBe(0);
+    });
+
+    it('opens nothing for a subscriber that left before the decision', async () => {
+      let allow!: (allowed: boolean) => void;
+      const { service } = await createService({ canReadTopic: () => new Promise<boolean>((resolve) => (allow = resolve)) });
+      const alice = watch(service.stream(principal('alice'), { topics: ['t'] }));
+      alice.subscription.unsubscribe();
+      allow(true);
+      await settle();
+      expect(service.local().streams).toBe(0);
+      expect(alice.messages).toEqual([]);
+    });
+
+    it('refuses a synchronous refusal at once, even beside a check still pending', async () => {
+      const { service } = await createService({ canReadTopic: (_p, topic) => (topic === 'no' ? false : new Promise<boolean>(() => {})) });
+      expect(thrown(() => service.stream(principal('alice'), { topics: ['pending', 'no'] }))).toBeInstanceOf(ForbiddenException);
     });
   });
 
@@ -529,6 +598,33 @@ describe('NotificationService', () => {
     it('refuses a malformed user id with 400', async () => {
       const { service } = await createService();
       await expect(service.closeUser('a\nb')).rejects.toBeInstanceOf(InvalidSseInputError);
+    });
+
+    it('with revokeTokens, records the revocation and closes the streams; a stream of an older token opened afterwards is refused', async () => {
+      const { service, open, revocations } = await createService();
+      const issued = Date.now() / 1000 - 1;
+      const old = { ...principal('alice'), claims: { sub: 'alice', iat: issued } };
+      const stream = await open(old);
+      // Built (authenticated) before the revocation, opened after it: it must not slip through.
+      const inFlight = service.stream(old);
+      const before = Date.now();
+      expect(await service.closeUser('alice', { revokeTokens: true })).toBe(1);
+      expect(revocations.revokedAt('alice')).toBeGreaterThanOrEqual(before);
+      expect(stream.messages.at(-1)).toMatchObject({ type: CLOSE_EVENT, data: JSON.stringify({ reason: CLOSED_BY_SERVER }) });
+      const late = watch(inFlight);
+      expect(late.state.error).toBeInstanceOf(UnauthorizedException);
+      expect(late.messages).toEqual([]);
+      expect(service.local().streams).toBe(0);
+      // A token issued after it opens as usual.
+      const fresh = watch(service.stream({ ...old, claims: { sub: 'alice', iat: Date.now() / 1000 + 1 } }));
+      expect(fresh.types()).toEqual([READY_EVENT]);
+    });
+
+    it('without revokeTokens, records nothing', async () => {
+      const { service, revocations } = await createService();
+      await service.closeUser('alice');
+      expect(revocations.revokedAt('alice')).toBeUndefined();
+      expect(watch(service.stream(principal('alice'))).types()).toEqual([READY_EVENT]);
     });
   });
 

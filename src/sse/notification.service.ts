@@ -6,8 +6,9 @@ import {
   Logger,
   type OnModuleInit,
   PayloadTooLargeException,
+  UnauthorizedException,
 } from '@nestjs/common';
-import { CLOSED_BY_SERVER } from '../protocol/reserved-events.js';
+import { CLOSED_BY_SERVER, RESERVED_TYPE_PREFIX } from '../protocol/reserved-events.js';
 import { Broker } from './delivery/broker.js';
 import type { AnyEvents, EventMap, EventType } from './events/event-map.js';
 import { ConnectionLimiter, type ConnectionUsage } from './limits/connection-limiter.js';
@@ -27,6 +28,8 @@ import { NotificationStream } from './streams/notification-stream.js';
 import { SubscriberRegistry } from './streams/subscriber-registry.js';
 import { SseMetrics } from './observability/sse-metrics.js';
 import { type FailureReport, SseUnavailableError, unlessUnavailable } from './http/sse-unavailable.error.js';
+import { isRevoked, RevocationStore } from './auth/revocation.store.js';
+import { decideTopicAccess } from './auth/topic-access.js';
 
 export interface StreamOptions {
   /** Topics to receive besides the user's own events and the broadcasts. */
@@ -43,6 +46,17 @@ export interface StreamOptions {
 
 /** Open streams and connected users, across every instance and for each. */
 export type SseStats = ConnectionUsage;
+
+export interface CloseUserOptions {
+  /**
+   * Also revoke every token of the user issued until now, on every instance: a client that reconnects with
+   * one gets 401. Tokens issued after (by their `iat`) are accepted. See `auth.revocationTtlSeconds`.
+   */
+  revokeTokens?: boolean;
+}
+
+/** The signal that tells every instance of a revocation: `[userId, at]`. */
+const REVOCATION_SIGNAL = 'sse.revocation';
 
 /**
  * Publishes events to users, topics or everyone, and gives each authenticated
@@ -69,6 +83,7 @@ export class NotificationService<Events extends EventMap = AnyEvents>
     private readonly broker: Broker,
     private readonly limiter: ConnectionLimiter,
     private readonly metrics: SseMetrics,
+    private readonly revocations: RevocationStore,
   ) {
     super();
     this.failures = { logger: this.logger, metrics, retryAfterSeconds: options.retryAfterSeconds };
@@ -82,8 +97,13 @@ export class NotificationService<Events extends EventMap = AnyEvents>
         if (comparePositions(event.position, this.watermark) > 0) this.watermark = event.position;
         this.metrics.delivered(this.registry.dispatch(event));
       },
-      onDisconnect: (userId) => this.registry.ofUser(userId).forEach((s) => s.close(CLOSED_BY_SERVER)),
+      onDisconnect: (userId) => this.closeHere(userId),
       onGap: (since) => this.endAll((subscriber) => subscriber.openedAt < since),
+    });
+    broker.onSignal(REVOCATION_SIGNAL, (data) => {
+      const [userId, at] = JSON.parse(data) as [string, number];
+      this.revocations.remember(userId, at);
+      this.closeHere(userId);
     });
     metrics.watch(() => this.local());
   }
@@ -134,18 +154,47 @@ export class NotificationService<Events extends EventMap = AnyEvents>
   /**
    * The stream of one principal: its user's events, the topics it asked for and
    * may read, and the broadcasts. Throws (400, 403, 503) before any stream starts
-   * when it cannot be given.
+   * when it cannot be given. Where `canReadTopic` answers with a promise, the
+   * stream opens once every topic is decided, and errors with 403 or 503 if it
+   * may not; `@SseRoute()` sends no headers until then, so the client gets that status.
    */
   stream(principal: Principal, options: StreamOptions = {}): NotificationStream {
     if (this.stopping) throw new SseUnavailableError('The server is shutting down', this.options.retryAfterSeconds);
-    const topics = this.readableTopics(principal, options.topics ?? []);
-    const lastEventId = options.lastEventId || undefined;
+    const topics = this.requestedTopics(options.topics ?? []);
+    const { canReadTopic, canReadTopicTimeoutMs } = this.options;
+    const access = decideTopicAccess(canReadTopic, principal, topics, canReadTopicTimeoutMs, this.options.retryAfterSeconds, this.logger);
     const scope: StreamScope = {
       userEvents: options.userEvents ?? true,
       broadcasts: options.broadcasts ?? true,
       ready: options.ready ?? true,
     };
+    return this.open(principal, topics, scope, options.lastEventId || undefined, access);
+  }
+
+  /**
+   * The stream of one of the module's own topics (a job's, for `JobService`): no topic check, no
+   * `sse.ready`; with `resumeUrl`, it begins with `sse.resume`. It ends after an `sse.close` in the topic.
+   */
+  reservedTopicStream(principal: Principal, topic: string, options: { lastEventId?: string; resumeUrl?: string }): NotificationStream {
+    if (this.stopping) throw new SseUnavailableError('The server is shutting down', this.options.retryAfterSeconds);
+    const scope: StreamScope = { userEvents: false, broadcasts: false, ready: false, resumeUrl: options.resumeUrl };
+    return this.open(principal, [topic], scope, options.lastEventId || undefined);
+  }
+
+  private open(
+    principal: Principal,
+    topics: readonly string[],
+    scope: StreamScope,
+    lastEventId: string | undefined,
+    admission?: Promise<void>,
+  ): NotificationStream {
     return new NotificationStream((sink) => {
+      // A request authenticated just before its user was revoked, whose stream opens just after their streams
+      // were closed: the revocation, heard of here in the broker's order, refuses it.
+      if (isRevoked(principal, this.revocations.remembered(principal.userId))) {
+        sink.error(new UnauthorizedException('The token has been revoked'));
+        return () => undefined;
+      }
       const subscriber = new StreamSubscriber(principal, topics, sink, this.settings, scope);
       // Registered and placed in the same step: every event dispatched from now on is after `from`.
       this.registry.add(subscriber);
@@ -156,15 +205,26 @@ export class NotificationService<Events extends EventMap = AnyEvents>
         this.registry.remove(subscriber);
         subscriber.dispose();
       };
-    });
+    }, admission);
   }
 
-  /** Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were open. */
-  async closeUser(userId: string): Promise<number> {
+  /**
+   * Closes every stream of a user, on every instance, telling clients not to reconnect. Resolves to how many were
+   * open. With `revokeTokens`, the tokens the user holds now are refused from then on, on every instance.
+   */
+  async closeUser(userId: string, options: CloseUserOptions = {}): Promise<number> {
     assertSseName('user id', userId);
     return unlessUnavailable(this.failures, 'close_user', 'Streams cannot be closed', async () => {
       const open = await this.limiter.held(userId);
-      await this.broker.disconnect(userId);
+      if (options.revokeTokens) {
+        const at = Date.now();
+        // Stored before anything answers, so that every instance's guard refuses the tokens from now on;
+        // then the signal closes the streams, and lets each instance refuse one that opens after that.
+        await this.revocations.revoke(userId, at);
+        await this.broker.signal(REVOCATION_SIGNAL, JSON.stringify([userId, at]));
+      } else {
+        await this.broker.disconnect(userId);
+      }
       return open;
     });
   }
@@ -195,6 +255,10 @@ export class NotificationService<Events extends EventMap = AnyEvents>
     return unlessUnavailable(this.failures, 'stats', 'Stats cannot be read', () => this.limiter.usage());
   }
 
+  private closeHere(userId: string): void {
+    this.registry.ofUser(userId).forEach((subscriber) => subscriber.close(CLOSED_BY_SERVER));
+  }
+
   /** Ends the streams here (all, or those `which` picks) without a close event: their clients reconnect and resume. */
   private endAll(which: (subscriber: StreamSubscriber) => boolean = () => true): number {
     const ending = [...this.registry].filter(which);
@@ -202,15 +266,16 @@ export class NotificationService<Events extends EventMap = AnyEvents>
     return ending.length;
   }
 
-  private readableTopics(principal: Principal, requested: readonly string[]): string[] {
+  private requestedTopics(requested: readonly string[]): string[] {
     const topics = [...new Set(requested)];
     if (topics.length > this.options.maxTopicsPerStream) {
       throw new InvalidSseInputError(`At most ${this.options.maxTopicsPerStream} topics may be asked for`);
     }
     for (const topic of topics) {
       assertSseName('topic', topic);
-      if (!this.options.canReadTopic(principal, topic)) {
-        throw new ForbiddenException(`Not allowed to read topic "${topic}"`);
+      // The module's own topics (jobs') are read through their own routes only.
+      if (topic.startsWith(RESERVED_TYPE_PREFIX)) {
+        throw new ForbiddenException(`Topics starting with "${RESERVED_TYPE_PREFIX}" are the module's own`);
       }
     }
     return topics;

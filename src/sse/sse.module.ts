@@ -16,6 +16,9 @@ import { SseHealth } from './observability/sse-health.js';
 import { RetryAfterFilter } from './http/retry-after.filter.js';
 import { InboxService } from './inbox/inbox.service.js';
 import { InboxStore } from './inbox/inbox.store.js';
+import { RevocationStore } from './auth/revocation.store.js';
+import { JobService } from './jobs/job.service.js';
+import { JobRegistry } from './jobs/job-registry.js';
 
 /**
  * Server-Sent Events for authenticated users. Import it with
@@ -33,6 +36,7 @@ import { InboxStore } from './inbox/inbox.store.js';
     // Every 503 of the module gets its Retry-After, wherever it is thrown.
     { provide: APP_FILTER, useClass: RetryAfterFilter },
     InboxService,
+    JobService,
   ],
   exports: [
     SSE_OPTIONS,
@@ -48,6 +52,9 @@ import { InboxStore } from './inbox/inbox.store.js';
     SseHealth,
     InboxService,
     InboxStore,
+    RevocationStore,
+    JobService,
+    JobRegistry,
   ],
 })
 export class SseModule extends ConfigurableSseModule {}

@@ -28,6 +28,12 @@ export interface SseAuthOptions {
   queryParameter?: boolean;
   /** The realm named in `WWW-Authenticate` (default `sse`). */
   realm?: string;
+  /**
+   * How long a revocation (`closeUser(userId, { revokeTokens: true })`) is kept, in seconds (default 86,400:
+   * one day). Set it to at least the longest lifetime (`exp` − `iat`) of the tokens you accept: after it, a
+   * token issued before the revocation would be accepted again if it were still valid.
+   */
+  revocationTtlSeconds?: number;
 }
 
 export interface SseHistoryOptions {
@@ -35,6 +41,14 @@ export interface SseHistoryOptions {
   maxEvents?: number;
   /** How long an event is kept, in ms (default one hour). */
   ttlMs?: number;
+}
+
+export interface SseJobOptions {
+  /**
+   * How long a job whose every reader went away keeps running, waiting for one to resume it, in ms
+   * (default 15,000); then it is cancelled. 0 cancels it as soon as its last reader goes.
+   */
+  detachedGraceMs?: number;
 }
 
 export interface SseModuleOptions {
@@ -59,8 +73,15 @@ export interface SseModuleOptions {
   maxEventDataLength?: number;
   /** Deepest nesting of objects and arrays in one event's data (default 64); deeper is refused with 400. */
   maxEventDataDepth?: number;
-  /** Whether a principal may read a topic (default: every authenticated principal may). */
-  canReadTopic?: (principal: Principal, topic: string) => boolean;
+  /**
+   * Whether a principal may read a topic (default: every authenticated principal may). It may answer with a
+   * promise (a database lookup): the stream begins once every topic is decided.
+   */
+  canReadTopic?: (principal: Principal, topic: string) => boolean | Promise<boolean>;
+  /** How long an asynchronous `canReadTopic` may take, in ms (default 5000); past it the request gets 503. */
+  canReadTopicTimeoutMs?: number;
+  /** Resumable POST streams (`JobService`). */
+  jobs?: SseJobOptions;
   /** Run over Redis (fan-out, history, cluster-wide limits); in memory without it. */
   redis?: SseRedisOptions;
   /** This instance's name in stats (default `<hostname>-<pid>-<random>`). */
@@ -84,7 +105,10 @@ export interface ResolvedSseOptions {
   readonly maxEventDataLength: number;
   readonly maxEventDataDepth: number;
   readonly maxPendingBytes: number;
-  readonly canReadTopic: (principal: Principal, topic: string) => boolean;
+  readonly canReadTopic: (principal: Principal, topic: string) => boolean | Promise<boolean>;
+  readonly canReadTopicTimeoutMs: number;
+  readonly revocationTtlMs: number;
+  readonly jobs: Required<SseJobOptions>;
   readonly redis?: SseRedisOptions;
   readonly instanceId: string;
   readonly metrics?: boolean | SsePrometheusOptions;
@@ -108,6 +132,9 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     maxEventDataDepth: options.maxEventDataDepth ?? 64,
     maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
     canReadTopic: options.canReadTopic ?? (() => true),
+    canReadTopicTimeoutMs: options.canReadTopicTimeoutMs ?? 5000,
+    revocationTtlMs: (options.auth?.revocationTtlSeconds ?? 86_400) * 1000,
+    jobs: { detachedGraceMs: options.jobs?.detachedGraceMs ?? 15_000 },
     redis: options.redis,
     metrics: options.metrics,
     inbox: resolveInboxOptions(options.inbox),
@@ -123,6 +150,7 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
     'maxEventDataLength',
     'maxEventDataDepth',
     'maxPendingBytes',
+    'canReadTopicTimeoutMs',
   ] as const) {
     assertPositiveInteger(name, resolved[name]);
   }
@@ -130,6 +158,10 @@ export function resolveOptions(options: SseModuleOptions): ResolvedSseOptions {
   assertPositiveInteger('history.ttlMs', resolved.history.ttlMs);
   assertPositiveInteger('inbox.maxItems', resolved.inbox.maxItems);
   assertPositiveInteger('inbox.maxAgeMs', resolved.inbox.maxAgeMs);
+  assertPositiveInteger('auth.revocationTtlSeconds', resolved.revocationTtlMs / 1000);
+  if (!Number.isSafeInteger(resolved.jobs.detachedGraceMs) || resolved.jobs.detachedGraceMs < 0) {
+    throw new Error(`SseModule options: jobs.detachedGraceMs must be a whole number, 0 or more, got ${resolved.jobs.detachedGraceMs}`);
+  }
   if (options.redis?.leaseTtlMs !== undefined) assertPositiveInteger('redis.leaseTtlMs', options.redis.leaseTtlMs);
   const ways = ['jwt', 'verifier', 'fromRequest'].filter((way) => options.auth?.[way as keyof SseAuthOptions]);
   if (ways.length !== 1) {

@@ -18,6 +18,12 @@ import { NoSseMetrics, SseMetrics } from './observability/sse-metrics.js';
 import { requireSseModule } from './sse-module-required.js';
 import { InboxStore } from './inbox/inbox.store.js';
 import { chooseInboxStore } from './inbox/inbox-store.choice.js';
+import { RevocationStore } from './auth/revocation.store.js';
+import { InMemoryRevocationStore } from './auth/in-memory-revocation.store.js';
+import { RedisRevocationStore } from './auth/redis-revocation.store.js';
+import { JobRegistry } from './jobs/job-registry.js';
+import { InMemoryJobRegistry } from './jobs/in-memory-job.registry.js';
+import { RedisJobRegistry } from './jobs/redis-job.registry.js';
 
 /**
  * The seams, each built from the options at startup (so that `forRootAsync`
@@ -78,6 +84,19 @@ export const sseProviders: Provider[] = [
   {
     provide: InboxStore,
     useFactory: chooseInboxStore,
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+  },
+  {
+    provide: RevocationStore,
+    useFactory: ({ revocationTtlMs }: ResolvedSseOptions, backplane: RedisBackplane | null) =>
+      backplane ? new RedisRevocationStore(backplane, revocationTtlMs) : new InMemoryRevocationStore(revocationTtlMs),
+    inject: [SSE_OPTIONS, REDIS_BACKPLANE],
+  },
+  {
+    provide: JobRegistry,
+    // A job's record is kept as long as its events are.
+    useFactory: ({ history }: ResolvedSseOptions, backplane: RedisBackplane | null) =>
+      backplane ? new RedisJobRegistry(backplane, history.ttlMs) : new InMemoryJobRegistry(history.ttlMs),
     inject: [SSE_OPTIONS, REDIS_BACKPLANE],
   },
 ];

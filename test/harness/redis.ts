@@ -259,3 +259,20 @@ export async function startRedisSentinelSet(): Promise<RedisSentinelServers> {
     stop,
   };
 }
+
+/** A client of the suite's own, connected, for watching and cleaning up what the app writes. */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  return redis;
+}
+
+/** After a suite: deletes every key under its prefix, checks that none is left, and disconnects. */
+export async function removePrefix(redis: Redis, prefix: string): Promise<void> {
+  try {
+    await deleteKeys(redis, prefix);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -10,7 +10,10 @@ import { ChatService } from './chat.service.js';
 export class ChatController {
   constructor(private readonly chat: ChatService) {}
 
-  /** Asks the model; the answer streams back: `chat` (its id), `token`s, then `done`, `error` or `cancelled`. */
+  /**
+   * Asks the model; the answer streams back: `sse.resume` (where to resume it), `chat` (its id), `token`s,
+   * then `done`, `error` or `cancelled`, then `sse.close`.
+   */
   @SseRoute('', { method: RequestMethod.POST })
   @ApiBody({ schema: openApiSchemaOf(chatRequestSchema) })
   ask(@CurrentPrincipal() principal: Principal, @Body(new ZodBodyPipe(chatRequestSchema)) body: ChatRequest): Observable<MessageEvent> {
@@ -27,11 +30,11 @@ export class ChatController {
     return this.chat.resume(principal, id, lastEventId);
   }
 
-  /** Stops writing an answer at once. */
+  /** Stops writing an answer at once, on whichever instance writes it. */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @Authenticated()
-  cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string): void {
-    this.chat.cancel(principal, id);
+  cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    return this.chat.cancel(principal, id);
   }
 }

@@ -7,7 +7,10 @@ import { REQUIRED_ROLES } from '../sse.constants.js';
 import { resolveOptions, type SseAuthOptions } from '../sse.options.js';
 import { TokenAuthGuard } from './token-auth.guard.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
+import { SseUnavailableError } from '../http/sse-unavailable.error.js';
 import { rejection } from '../../../test/harness/rejection.js';
+import { InMemoryRevocationStore } from './in-memory-revocation.store.js';
+import { RevocationStore } from './revocation.store.js';
 
 const SECRET = 'token-auth-guard-unit-test-secret';
 
@@ -47,11 +50,15 @@ function contextOf(request: FakeRequest, response: object, handler: () => void =
   } as unknown as ExecutionContext;
 }
 
-function setup(auth: Partial<SseAuthOptions> = {}, verifier: TokenVerifier = new JwtTokenVerifier({ secret: SECRET })) {
+function setup(
+  auth: Partial<SseAuthOptions> = {},
+  verifier: TokenVerifier = new JwtTokenVerifier({ secret: SECRET }),
+  revocations: RevocationStore = new InMemoryRevocationStore(3_600_000),
+) {
   const options = resolveOptions({ auth: { jwt: { secret: SECRET }, ...auth } });
   const { host, calls } = adapterHost();
-  const guard = new TokenAuthGuard(options, verifier, new Reflector(), host);
-  return { guard, calls };
+  const guard = new TokenAuthGuard(options, verifier, new Reflector(), host, revocations);
+  return { guard, calls, revocations };
 }
 
 describe('TokenAuthGuard', () => {
@@ -305,5 +312,95 @@ describe('TokenAuthGuard', () => {
       UnauthorizedException,
     );
     expect(calls[0].value).toBe('Bearer realm="sse", error="invalid_token", error_description="The \'kid\' is unknown"');
+  });
+
+  describe('revocation', () => {
+    /** A token of alice issued at `iat` seconds (fractional allowed), or now. */
+    async function tokenIssuedAt(iat = Date.now() / 1000): Promise<string> {
+      return new SignJWT({ roles: [] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('alice')
+        .setIssuedAt(iat)
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(SECRET));
+    }
+
+    it('refuses a token issued before its user was revoked, as invalid_token, even one the verifier remembers', async () => {
+      const { guard, calls, revocations } = setup();
+      const jwt = await tokenIssuedAt();
+      // Verified, and remembered by the JWT verifier.
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${jwt}` } }, {}))).resolves.toBe(true);
+      await revocations.revoke('alice', Date.now() + 1);
+      const err = await rejection(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${jwt}` } }, {})));
+      expect(err).toBeInstanceOf(UnauthorizedException);
+      expect((err as Error).message).toBe('The token has been revoked');
+      expect(calls.at(-1)?.value).toBe('Bearer realm="sse", error="invalid_token", error_description="The token has been revoked"');
+    });
+
+    it('refuses a token without iat for a revoked user, and lets in one issued after the revocation and other users', async () => {
+      const { guard, revocations } = setup();
+      const at = Date.now();
+      await revocations.revoke('alice', at);
+      const withoutIat = await token('alice');
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${withoutIat}` } }, {}))).rejects.toBeInstanceOf(
+        UnauthorizedException,
+      );
+      const later = await tokenIssuedAt((at + 1) / 1000);
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${later}` } }, {}))).resolves.toBe(true);
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${await token('bob')}` } }, {}))).resolves.toBe(true);
+    });
+
+    it("holds a principal of the application's own (fromRequest) to the same rule, by its claims' iat", async () => {
+      const revocations = new InMemoryRevocationStore(60_000);
+      const issued = Date.now() / 1000;
+      const { guard } = setup({ fromRequest: (req: { session: Principal }) => req.session, jwt: undefined }, undefined, revocations);
+      const session = (iat?: number): FakeRequest & { session: Principal } => ({
+        headers: {},
+        session: { userId: 'alice', roles: [], claims: iat === undefined ? {} : { iat } },
+      });
+      await revocations.revoke('alice', issued * 1000 + 10);
+      await expect(guard.canActivate(contextOf(session(issued), {}))).rejects.toBeInstanceOf(UnauthorizedException);
+      await expect(guard.canActivate(contextOf(session(), {}))).rejects.toBeInstanceOf(UnauthorizedException);
+      await expect(guard.canActivate(contextOf(session(issued + 1), {}))).resolves.toBe(true);
+    });
+
+    it('answers 503 with Retry-After, never lets the token through, when a store of its own cannot be read', async () => {
+      class DownStore extends RevocationStore {
+        async revoke(): Promise<void> {}
+        remember(): void {}
+        remembered(): undefined {
+          return undefined;
+        }
+        async revokedAt(): Promise<number | undefined> {
+          throw new Error('ECONNREFUSED');
+        }
+      }
+      const { guard } = setup({}, undefined, new DownStore());
+      const request: FakeRequest = { headers: { authorization: `Bearer ${await token('alice')}` } };
+      const err = await rejection(guard.canActivate(contextOf(request, {})));
+      // The module's filter (or the writer) sets Retry-After from the error.
+      expect(err).toBeInstanceOf(SseUnavailableError);
+      expect((err as SseUnavailableError).retryAfterSeconds).toBe(10);
+      expect((err as Error).message).not.toContain('ECONNREFUSED');
+      expect(request.user).toBeUndefined();
+    });
+
+    it('awaits a store that answers with a promise', async () => {
+      class RemoteStore extends RevocationStore {
+        async revoke(): Promise<void> {}
+        remember(): void {}
+        remembered(): undefined {
+          return undefined;
+        }
+        async revokedAt(userId: string): Promise<number | undefined> {
+          return userId === 'alice' ? Date.now() + 1000 : undefined;
+        }
+      }
+      const { guard } = setup({}, undefined, new RemoteStore());
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${await tokenIssuedAt()}` } }, {}))).rejects.toBeInstanceOf(
+        UnauthorizedException,
+      );
+      await expect(guard.canActivate(contextOf({ headers: { authorization: `Bearer ${await token('bob')}` } }, {}))).resolves.toBe(true);
+    });
   });
 });

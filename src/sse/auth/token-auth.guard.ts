@@ -5,6 +5,7 @@ import {
   Inject,
   Injectable,
   Optional,
+  Logger,
   UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
@@ -15,6 +16,8 @@ import type { ResolvedSseOptions } from '../sse.options.js';
 import { InvalidTokenError, TokenVerifier } from './token-verifier.js';
 import { assertSseName } from '../events/sse-name.js';
 import { requireSseModule } from '../sse-module-required.js';
+import { SseUnavailableError } from '../http/sse-unavailable.error.js';
+import { isRevoked, RevocationStore } from './revocation.store.js';
 
 interface IncomingRequest {
   method?: string;
@@ -30,10 +33,12 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
  * Verifies the caller's bearer token and leaves its principal on the request
  * (`@CurrentPrincipal()`); with `@RequireRoles()`, also checks its roles.
  * The token comes from `Authorization: Bearer`, and from a cookie or the
- * `access_token` query parameter only where the options turn that on.
+ * `access_token` query parameter only where the options turn that on. A token
+ * whose user's tokens were revoked after it was issued is refused.
  */
 @Injectable()
 export class TokenAuthGuard implements CanActivate {
+  private readonly logger = new Logger(TokenAuthGuard.name);
   private readonly realm: string;
   private readonly options: ResolvedSseOptions;
 
@@ -43,6 +48,7 @@ export class TokenAuthGuard implements CanActivate {
     @Optional() @Inject(TokenVerifier) private readonly verifier: TokenVerifier | null,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
+    @Optional() private readonly revocations: RevocationStore,
   ) {
     this.options = requireSseModule(options, 'TokenAuthGuard (@SseRoute, @Authenticated)');
     this.realm = this.options.auth.realm ?? 'sse';
@@ -67,6 +73,15 @@ export class TokenAuthGuard implements CanActivate {
   }
 
   private async authenticate(request: IncomingRequest, response: unknown): Promise<Principal> {
+    const principal = await this.identify(request, response);
+    // Read from the store that every instance writes to, so that a revocation holds on each the moment it is made.
+    let revokedAt = this.revocations.revokedAt(principal.userId);
+    if (revokedAt instanceof Promise) revokedAt = await revokedAt.catch((err: Error) => this.unavailable(err));
+    if (isRevoked(principal, revokedAt)) this.refuse(response, 'The token has been revoked', 'invalid_token');
+    return principal;
+  }
+
+  private async identify(request: IncomingRequest, response: unknown): Promise<Principal> {
     const { fromRequest } = this.options.auth;
     if (fromRequest) return this.principalFrom(fromRequest(request), response);
     const token = this.tokenOf(request);
@@ -111,6 +126,15 @@ export class TokenAuthGuard implements CanActivate {
       if (typeof fromQuery === 'string' && fromQuery) return fromQuery;
     }
     return undefined;
+  }
+
+  /**
+   * The revocations cannot be read (a store of the application's own that failed; the Redis one falls back to
+   * what it has heard of): 503, never a token let through unchecked.
+   */
+  private unavailable(err: Error): never {
+    this.logger.warn(`Revocations cannot be read: ${err.message}`);
+    throw new SseUnavailableError('Tokens cannot be checked right now; retry shortly', this.options.retryAfterSeconds);
   }
 
   /** 401 with a `WWW-Authenticate` challenge (RFC 6750), set through Nest's adapter. */

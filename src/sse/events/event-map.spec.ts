@@ -5,6 +5,7 @@ import { NotificationService } from '../notification.service.js';
 import type { SseEventOf } from './event-map.js';
 import { resolveOptions } from '../sse.options.js';
 import { NoSseMetrics } from '../observability/sse-metrics.js';
+import { InMemoryRevocationStore } from '../auth/in-memory-revocation.store.js';
 
 // The type checks below are the test: `npm test` type-checks this file first, and an
 // `@ts-expect-error` that finds no error fails that check.
@@ -17,7 +18,7 @@ function service<Events extends object>(): NotificationService<Events> {
   const options = resolveOptions({ auth: { jwt: { secret: 'typed-events' } } });
   const history = new InMemoryHistoryStore(options.history);
   const limiter = new InMemoryConnectionLimiter(5, 10, 'i');
-  return new NotificationService<Events>(options, history, new LocalBroker(history), limiter, new NoSseMetrics());
+  return new NotificationService<Events>(options, history, new LocalBroker(history), limiter, new NoSseMetrics(), new InMemoryRevocationStore(options.revocationTtlMs));
 }
 
 describe('typed events', () => {

@@ -5,6 +5,7 @@ import { chunkOf, wireOf } from './sse-wire.js';
 import type { MessageSink } from '../streams/stream-subscriber.js';
 import { SseUnavailableError } from './sse-unavailable.error.js';
 import type { SlowClientReport } from './slow-client.report.js';
+import type { AdmissionListener } from '../streams/stream-admission.js';
 
 const SSE_HEADERS: OutgoingHttpHeaders = {
   'Content-Type': 'text/event-stream',
@@ -35,6 +36,8 @@ export interface SinkServices {
   readonly metrics: SseMetrics;
   /** Where drops of clients that do not read are counted, to be told once per interval. */
   readonly slowClients: SlowClientReport;
+  /** `Retry-After` of a stream refused with 429 (or a 503 that names none) before it began. */
+  readonly retryAfterSeconds: number;
 }
 
 /**
@@ -46,8 +49,10 @@ export interface SinkServices {
  * with `Last-Event-ID`. One object per open stream, and no closures but its
  * 'close' listener: at tens of thousands of streams, that is the memory.
  */
-export class ResponseSink implements MessageSink {
+export class ResponseSink implements MessageSink, AdmissionListener {
   private started = false;
+  /** Admissions still being decided: the headers wait for them. */
+  private holds = 0;
   private ended = false;
   /** Shared chunks go straight to the socket (see `writesChunksDirectly`); decided once the headers are out. */
   private direct = false;
@@ -87,8 +92,19 @@ export class ResponseSink implements MessageSink {
     // It may have ended while it opened.
     if (this.ended) return closeStream();
     this.raw.on('close', () => this.onResponseClosed());
-    if (!this.started) this.startTimer = setTimeout(() => this.start(true), 0);
+    if (!this.started && this.holds === 0) this.startTimer = setTimeout(() => this.start(true), 0);
     if (this.raw.req.method === 'HEAD') this.complete();
+  }
+
+  /** The stream waits on its admission: the headers wait too, so that a refusal can still be a status. */
+  hold(admission: Promise<unknown>): void {
+    this.holds++;
+    this.cancelStart();
+    const decided = () => {
+      // Admitted, and nothing written yet: the client still sees `open` promptly.
+      if (--this.holds === 0 && !this.started && !this.ended) this.startTimer = setTimeout(() => this.start(true), 0);
+    };
+    admission.then(decided, decided);
   }
 
   next(message: MessageEvent): void {
@@ -179,8 +195,9 @@ export class ResponseSink implements MessageSink {
     const status = err instanceof HttpException ? err.getStatus() : 500;
     if (status >= 500) this.services.logger.error(`A stream could not start: ${(err as Error).message}`);
     const body = err instanceof HttpException ? err.getResponse() : { statusCode: 500, message: 'Internal server error' };
-    const headers: OutgoingHttpHeaders = { 'Content-Type': 'application/json; charset=utf-8' };
+    const headers: OutgoingHttpHeaders = { ...adapterHeaders(this.adapterResponse!), 'Content-Type': 'application/json; charset=utf-8' };
     if (err instanceof SseUnavailableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    else if (status === 503 || status === 429) headers['Retry-After'] = String(this.services.retryAfterSeconds);
     this.raw.writeHead(status, headers);
     this.raw.end(JSON.stringify(typeof body === 'string' ? { statusCode: status, message: body } : body));
   }

@@ -6,6 +6,7 @@ import { SSE_OPTIONS } from '../sse.constants.js';
 import type { ResolvedSseOptions } from '../sse.options.js';
 import { SseMetrics } from '../observability/sse-metrics.js';
 import { SlowClientReport } from './slow-client.report.js';
+import { hearingAdmissions } from '../streams/stream-admission.js';
 
 /**
  * Writes the messages of an SSE route to its response. A message sent to many
@@ -22,7 +23,7 @@ export class SseWriter implements OnApplicationShutdown {
     metrics: SseMetrics,
   ) {
     const logger = new Logger(SseWriter.name);
-    this.services = { logger, metrics, slowClients: new SlowClientReport(logger) };
+    this.services = { logger, metrics, slowClients: new SlowClientReport(logger), retryAfterSeconds: options.retryAfterSeconds };
   }
 
   /** Drops not told yet are told now. */
@@ -37,10 +38,11 @@ export class SseWriter implements OnApplicationShutdown {
     // the request awaits it, holding its promises and closures for as long as the stream is open.
     response.hijack?.();
     const sink = new ResponseSink(raw, response, maxPendingBytes ?? this.options.maxPendingBytes, this.services);
+    // A stream still being admitted holds the headers back (see stream-admission.ts).
     if (messages instanceof NotificationStream) {
-      sink.attach(messages.serve(sink));
+      sink.attach(hearingAdmissions(sink, () => messages.serve(sink)));
     } else {
-      const subscription = messages.subscribe(sink);
+      const subscription = hearingAdmissions(sink, () => messages.subscribe(sink));
       sink.attach(() => subscription.unsubscribe());
     }
   }

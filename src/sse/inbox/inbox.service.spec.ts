@@ -5,6 +5,7 @@ import { InMemoryConnectionLimiter } from '../limits/in-memory-connection.limite
 import { NotificationService } from '../notification.service.js';
 import { NoSseMetrics } from '../observability/sse-metrics.js';
 import { resolveOptions } from '../sse.options.js';
+import { InMemoryRevocationStore } from '../auth/in-memory-revocation.store.js';
 import { InMemoryInboxStore } from './in-memory-inbox.store.js';
 import { InboxCursors } from './inbox-cursor.js';
 import { InboxService } from './inbox.service.js';
@@ -26,7 +27,7 @@ function parts<Events extends object>(store?: InMemoryInboxStore) {
   const options = resolveOptions({ auth: { jwt: { secret: 'inbox-service' } } });
   const history = new InMemoryHistoryStore(options.history);
   const broker = new LocalBroker(history);
-  const notifications = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 10, 'i'), new NoSseMetrics());
+  const notifications = new NotificationService(options, history, broker, new InMemoryConnectionLimiter(5, 10, 'i'), new NoSseMetrics(), new InMemoryRevocationStore(1000));
   const inbox = new InboxService<Events>(options, store ?? new InMemoryInboxStore(options.inbox), notifications, broker, new NoSseMetrics());
   inbox.onModuleInit();
   return { inbox, notifications };

@@ -19,7 +19,7 @@ export interface SsePrometheusOptions {
 export type PublishKind = 'users' | 'topic' | 'broadcast';
 export type RejectionReason = 'user' | 'instance' | 'unavailable';
 /** What failed against the shared store: the `operation` label of `sse_backplane_errors_total`. */
-export type BackplaneOperation = 'publish' | 'close_user' | 'stats' | 'read_log' | 'inbox_read' | 'inbox_write';
+export type BackplaneOperation = 'publish' | 'close_user' | 'stats' | 'read_log' | 'inbox_read' | 'inbox_write' | 'jobs';
 
 /** What the metrics read when they are collected: this instance's open streams and users. */
 export type StreamCounts = () => { streams: number; users: number };

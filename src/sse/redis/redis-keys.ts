@@ -48,4 +48,14 @@ export class RedisKeys {
   inboxFeed(feed: string): string {
     return `${this.prefix}inbox:{${feed}}`;
   }
+
+  /** A job's record (owner, state, resume location), as a hash; expires with its history. */
+  job(id: string): string {
+    return `${this.prefix}job:${id}`;
+  }
+
+  /** When a user's tokens were last revoked (epoch ms); expires with the record. */
+  revocation(userId: string): string {
+    return `${this.prefix}revoked:${userId}`;
+  }
 }

@@ -5,7 +5,7 @@ import type { EventPosition } from '../events/event-position.js';
 import type { Principal } from '../auth/principal.js';
 import { createPublishedEvent, type PublishedEvent } from '../events/published-event.js';
 import type { PublishTarget } from '../events/publish-target.js';
-import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../../protocol/reserved-events.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT, RESUME_EVENT } from '../../protocol/reserved-events.js';
 import { FULL_SCOPE, type StreamScope, StreamSubscriber, type SubscriberSettings } from './stream-subscriber.js';
 
 const SETTINGS: SubscriberSettings = { retryMs: 3000, heartbeatMs: 15_000, maxHeldEvents: 10 };
@@ -315,6 +315,33 @@ describe('StreamSubscriber', () => {
       stream.close('bye');
       expect(messages).toEqual([{ id: '9-0', type: CLOSE_EVENT, retry: 3000, data: '{"reason":"bye"}' }]);
       expect(state.completed).toBe(true);
+    });
+  });
+
+  describe('a resumable POST stream', () => {
+    const POST: StreamScope = { userEvents: false, broadcasts: false, ready: false, resumeUrl: '/chat/42' };
+
+    it('begins with sse.resume at its start position, carrying retry: and the url', () => {
+      const { stream, messages } = openStream(principal(), SETTINGS, ['job'], POST);
+      stream.start({ ms: 7, seq: 1 }, [event(8, 0, 'x', { topic: 'job' })]);
+      expect(messages).toEqual([
+        { id: '7-1', type: RESUME_EVENT, retry: 3000, data: '{"url":"/chat/42"}' },
+        event(8, 0, 'x', { topic: 'job' }).message,
+      ]);
+    });
+
+    it('ends after an sse.close among its events, replayed or live, and sends nothing after it', () => {
+      const close = createPublishedEvent({ ms: 9, seq: 0 }, { topic: 'job' }, CLOSE_EVENT, '{"reason":"completed"}');
+      const replayed = openStream(principal(), SETTINGS, ['job'], POST);
+      replayed.stream.start({ ms: 7, seq: 0 }, [event(8, 0, 'x', { topic: 'job' }), close, event(10, 0, 'late', { topic: 'job' })]);
+      expect(replayed.messages.map((m) => m.type)).toEqual([RESUME_EVENT, 'note', CLOSE_EVENT]);
+      expect(replayed.state.completed).toBe(true);
+
+      const live = openStream(principal(), SETTINGS, ['job'], POST);
+      live.stream.start({ ms: 7, seq: 0 }, []);
+      live.stream.deliver(close);
+      expect(live.state.completed).toBe(true);
+      expect(live.messages.at(-1)).toEqual(close.message);
     });
   });
 });

@@ -4,7 +4,7 @@ import type { LossReason } from '../../protocol/reserved-events.js';
 import type { Principal } from '../auth/principal.js';
 import type { PublishedEvent } from '../events/published-event.js';
 import { BROADCAST_HISTORY_KEY, topicHistoryKey, userHistoryKey } from '../events/publish-target.js';
-import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT } from '../../protocol/reserved-events.js';
+import { CLOSE_EVENT, LOSS_EVENT, READY_EVENT, RESUME_EVENT } from '../../protocol/reserved-events.js';
 import { withWire } from '../http/sse-wire.js';
 
 // A comment: proxies see traffic, clients see no event and keep their last event id.
@@ -36,6 +36,8 @@ export interface StreamScope {
   readonly broadcasts: boolean;
   /** Whether the stream begins with `sse.ready`; without it, its first event carries `retry:`. */
   readonly ready: boolean;
+  /** A resumable POST stream's location: the stream begins with `sse.resume` carrying it. */
+  readonly resumeUrl?: string;
 }
 
 export const FULL_SCOPE: StreamScope = Object.freeze({ userEvents: true, broadcasts: true, ready: true });
@@ -47,7 +49,8 @@ export interface Loss {
 
 /**
  * One open stream: the events of its user, its topics and the broadcasts, in
- * order, each at most once, from the position it started at.
+ * order, each at most once, from the position it started at. An `sse.close`
+ * among them (the module puts one at the end of a job's topic) ends it.
  */
 export class StreamSubscriber {
   readonly keys: readonly string[];
@@ -92,6 +95,8 @@ export class StreamSubscriber {
     this.position = from;
     if (this.scope.ready) {
       this.write({ id, type: READY_EVENT, data: JSON.stringify({ heartbeatMs: this.settings.heartbeatMs }) });
+    } else if (this.scope.resumeUrl !== undefined) {
+      this.write({ id, type: RESUME_EVENT, data: JSON.stringify({ url: this.scope.resumeUrl }) });
     }
     if (loss) this.write({ id, type: LOSS_EVENT, data: JSON.stringify(loss) });
     for (const event of replay) this.send(event);
@@ -153,6 +158,7 @@ export class StreamSubscriber {
     if (comparePositions(event.position, this.position!) <= 0) return;
     this.position = event.position;
     this.write(event.message);
+    if (event.message.type === CLOSE_EVENT) this.end();
   }
 
   /** Every event goes out here; the first one also carries `retry:`. */
