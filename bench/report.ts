@@ -214,7 +214,7 @@ function stormLines(storm: StormResult): string[] {
     out.push(
       `  Redis's own count of script calls meanwhile (INFO commandstats, evalsha + eval${w.redisOwn ? '' : ', a shared Redis: other clients too'}): ` +
         `${w.scriptCalls} = ${w.historyReadsSent} history reads + ${w.reconnectAttempts} limiter acquires (one per reconnection) + ` +
-        `${w.publishes} publishes + ${w.scriptCalls - accounted} other (lease renewals)`,
+        `${w.publishes} publishes + ${w.scriptCalls - accounted} other (lease renewals, and publishes in flight at either end)`,
     );
   }
   if (delivery) {

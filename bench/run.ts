@@ -33,7 +33,6 @@ import { Publisher } from './lib/publisher.js';
 import { type Instances, withInstances } from './lib/instances.js';
 import { cleanRedis, findRedis, type RedisSource, withBenchRedis } from './lib/redis.js';
 import type { ChurnResult, MemoryResult, ScenarioResult } from './lib/types.js';
-import { formatInbox, runInboxBench } from './inbox.js';
 import { formatProfileRuns, type ProfileRuns, summarizeProfileFile } from './profile-summary.js';
 import { buildReport, type BenchResults } from './report.js';
 import { runScale } from './scale.js';
@@ -162,7 +161,7 @@ See bench/README.md.`);
     targetedRate: num('targeted-rate', 200),
     inProcessCalls: num('in-process-calls', smoke ? 60 : 1500),
     churnStreams: num('churn', smoke ? 100 : 3000),
-    churnRounds: num('churn-rounds', smoke ? 2 : 3),
+    churnRounds: num('churn-rounds', smoke ? 1 : 3),
     multi: num('multi', 3),
     // The several-streams variant at the N of the targets (10,000), to keep the full run short.
     multiNs: list('multi-n', [ns.includes(10_000) ? 10_000 : ns[Math.floor((ns.length - 1) / 2)]]),
@@ -201,10 +200,6 @@ See bench/README.md.`);
 }
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-
-function workersFor(streams: number, perWorker: number): number {
-  return Math.max(1, Math.ceil(streams / perWorker));
-}
 
 function memoryOf(before: { rss: number; heapUsed: number }, after: { rss: number; heapUsed: number }, streams: number): MemoryResult {
   return {
@@ -303,7 +298,7 @@ async function runScenario(
   }
   const redis = definition.redis ? await redisSource!.open() : undefined;
   const prefix = `sse-bench-${kind}-${process.pid}-${Date.now()}:`;
-  const workers = await pool.ensure(workersFor(streams, options.perWorker));
+  const workers = await pool.forStreams(streams, options.perWorker);
   const server = await startServer(definition, {
     env: serverEnv(kind, definition.redis ? { REDIS_URL: redis!.url, SSE_REDIS_PREFIX: prefix } : {}),
   });
@@ -409,7 +404,7 @@ async function runProfile(options: BenchOptions, pool: LoadPool): Promise<Profil
   mkdirSync(dir, { recursive: true });
   const name = `${DEFAULT_OURS}.cpuprofile`;
   const n = options.profileN;
-  const workers = await pool.ensure(workersFor(n, options.perWorker));
+  const workers = await pool.forStreams(n, options.perWorker);
   const server = await startServer(SERVERS[DEFAULT_OURS], {
     env: serverEnv(DEFAULT_OURS),
     execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`],
@@ -605,8 +600,9 @@ async function main(): Promise<void> {
     });
   }
   if (has('inbox')) {
-    const inbox = (redisUrl?: string) =>
-      runInboxBench(
+    // Loaded when it starts: it loads the library (and Nest) into this process, which the rest has no need of.
+    const inbox = async (redisUrl?: string) =>
+      (await import('./inbox.js')).runInboxBench(
         {
           sends: options.inboxSends,
           rounds: options.inboxRounds,
@@ -643,7 +639,7 @@ async function main(): Promise<void> {
   console.log(`\n${report.text}`);
   const profileText = results.profile && formatProfileRuns(results.profile);
   if (profileText) console.log(`\n${profileText}`);
-  if (results.inbox) console.log(`\n${formatInbox(results.inbox)}`);
+  if (results.inbox) console.log(`\n${(await import('./inbox.js')).formatInbox(results.inbox)}`);
   const jsonPath = join(options.outDir, options.smoke ? 'smoke.json' : 'latest.json');
   const chartPath = join(options.outDir, options.smoke ? 'smoke-chart.svg' : 'chart.svg');
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -45,7 +45,7 @@ export async function runScale(
   const result: ScaleResult = { instances: servers.length, prefix: instances.prefix, stages: [] };
   const started = clock();
   const stages = [...options.stages].sort((a, b) => a - b);
-  const workers = await pool.ensure(Math.max(1, Math.ceil(stages[stages.length - 1] / options.perWorker)));
+  const workers = await pool.forStreams(stages[stages.length - 1], options.perWorker);
   result.loadWorkers = result.sourceAddresses = workers.length;
   try {
     const ports = servers.map((server) => server.port);

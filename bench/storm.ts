@@ -14,7 +14,7 @@ import { scriptCalls } from './lib/redis.js';
 import { percentile } from './lib/histogram.js';
 import type { IpcClient } from './lib/ipc.js';
 import { type StormPublished, StormPublisher } from './lib/storm-publisher.js';
-import type { StormResult } from './lib/types.js';
+import type { StormDelivery, StormResult } from './lib/types.js';
 
 export interface StormOptions {
   streams: number;
@@ -44,17 +44,6 @@ interface FailoverStatus {
   lastStreamingAt: number;
 }
 
-interface DeliveryAnswer {
-  users: number;
-  caughtUp: number;
-  received: number;
-  missed: number;
-  duplicates: number;
-  outOfOrder: number;
-  misdelivered: number;
-  losses: number;
-}
-
 /** On `instances` (warm, holding no streams): the first is the one killed. */
 export async function runStorm(
   options: StormOptions,
@@ -68,7 +57,8 @@ export async function runStorm(
   const [victim, ...survivors] = instances.servers;
   const survivorApis = instances.apis.slice(1);
   const { redis } = instances;
-  const workers = await pool.ensure(Math.max(1, Math.ceil(n / options.perWorker)));
+  const workers = await pool.forStreams(n, options.perWorker);
+  let stormPublisher: StormPublisher | undefined;
   try {
     if (survivors.length === 0) throw new Error('the storm needs two instances at least');
     result.connect = await connectStreams(
@@ -90,7 +80,7 @@ export async function runStorm(
     if (held !== n) throw new Error(`the first instance holds ${held} of ${n} streams`);
     log(`storm: ${n} resumable streams on one instance of ${instances.servers.length}, opened in ${(result.connect.ms / 1000).toFixed(1)} s`);
 
-    const stormPublisher = new StormPublisher(survivorApis[0], {
+    stormPublisher = new StormPublisher(survivorApis[0], {
       users: n,
       offset: STORM_OFFSET,
       targetedRate: options.targetedRate,
@@ -164,6 +154,7 @@ export async function runStorm(
     result.error = (err as Error).message;
     log(`storm: ${result.error}`);
   } finally {
+    await stormPublisher?.stop();
     // Nothing reconnects any more; the survivors hold no stream of the storm.
     await Promise.all(workers.map((worker) => worker.request('closeAll', {}, 60_000).catch(() => undefined)));
     await Promise.all(workers.map((worker) => worker.request('forgetChecks').catch(() => undefined)));
@@ -193,12 +184,12 @@ async function awaitDelivery(
   published: StormPublished,
   users: number,
   idleMs: number,
-): Promise<DeliveryAnswer> {
+): Promise<StormDelivery> {
   await Promise.all(workers.map((worker) => worker.request('expectDelivery', { ...published })));
   const ask = async () => {
-    const answers = await Promise.all(workers.map((worker) => worker.request<DeliveryAnswer>('deliveryCheck')));
-    const sum: DeliveryAnswer = { users: 0, caughtUp: 0, received: 0, missed: 0, duplicates: 0, outOfOrder: 0, misdelivered: 0, losses: 0 };
-    for (const answer of answers) for (const key of Object.keys(sum) as (keyof DeliveryAnswer)[]) sum[key] += answer[key];
+    const answers = await Promise.all(workers.map((worker) => worker.request<StormDelivery>('deliveryCheck')));
+    const sum: StormDelivery = { users: 0, caughtUp: 0, received: 0, missed: 0, duplicates: 0, outOfOrder: 0, misdelivered: 0, losses: 0 };
+    for (const answer of answers) for (const key of Object.keys(sum) as (keyof StormDelivery)[]) sum[key] += answer[key];
     return sum;
   };
   const started = clock();

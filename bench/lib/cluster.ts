@@ -154,6 +154,11 @@ export class LoadPool {
     return this.workers.slice(0, count);
   }
 
+  /** Enough of them for `streams`, at most `perWorker` each. */
+  forStreams(streams: number, perWorker: number): Promise<IpcClient[]> {
+    return this.ensure(Math.max(1, Math.ceil(streams / perWorker)));
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.workers.map(async (worker) => {

@@ -5,7 +5,7 @@ import type { IpcClient } from './ipc.js';
 import type { ServerHandle } from './cluster.js';
 import { BROADCAST_TYPE, clock, TARGETED_TYPE } from './protocol.js';
 import type { Publisher } from './publisher.js';
-import type { BroadcastResult, ConnectResult, InProcessPublishResult, TargetedResult } from './types.js';
+import type { BroadcastResult, ConnectResult, InProcessPublishResult, OpenAnswer, TargetedResult } from './types.js';
 
 let phaseSeq = 0;
 
@@ -54,16 +54,6 @@ export interface ConnectPlan {
   localAddresses?: (worker: number) => string[] | undefined;
   /** Streams that check their storm events, and reconnect elsewhere once failover is armed. */
   resumable?: boolean;
-}
-
-interface OpenAnswer {
-  opened: number;
-  failed: number;
-  statuses: Record<string, number>;
-  errors: Record<string, number>;
-  startedAt: number;
-  doneAt: number;
-  cpu: NodeJS.CpuUsage;
 }
 
 /**

@@ -1,13 +1,27 @@
 import type { ServerKind } from './cluster.js';
 
-export interface ConnectResult {
-  /** Streams asked for. */
-  wanted: number;
+/** How a batch of handshakes went. */
+export interface Handshakes {
   opened: number;
   failed: number;
   /** Status codes (or `none`) of the refused ones. */
   statuses: Record<string, number>;
   errors: Record<string, number>;
+}
+
+/** One load generator's answer to `open`. */
+export interface OpenAnswer extends Handshakes {
+  ms: number;
+  /** The shared clock when the first connect started, and when the last handshake ended. */
+  startedAt: number;
+  doneAt: number;
+  /** The load generator's CPU over the opening. */
+  cpu: NodeJS.CpuUsage;
+}
+
+export interface ConnectResult extends Handshakes {
+  /** Streams asked for. */
+  wanted: number;
   /** From the first connect to the last handshake. */
   ms: number;
   perSecond: number;
@@ -153,18 +167,7 @@ export interface StormResult {
     statuses: Record<string, number>;
   };
   published?: { broadcasts: number; targeted: number; refused: number; inWindow: number };
-  /** The clients' own verdict: every broadcast and every event of their user, once each, in id order. */
-  delivery?: {
-    users: number;
-    caughtUp: number;
-    received: number;
-    missed: number;
-    duplicates: number;
-    outOfOrder: number;
-    misdelivered: number;
-    /** `sse.loss` events the clients got. */
-    losses: number;
-  };
+  delivery?: StormDelivery;
   /** From the surviving instances' /metrics, from the kill until every stream streamed again. */
   window?: {
     ms: number;
@@ -181,6 +184,20 @@ export interface StormResult {
   };
   error?: string;
   ms?: number;
+}
+
+/** The storm's clients' own verdict: every broadcast and every event of their user, once each, in id order. */
+export interface StormDelivery {
+  users: number;
+  /** Users that got everything published. */
+  caughtUp: number;
+  received: number;
+  missed: number;
+  duplicates: number;
+  outOfOrder: number;
+  misdelivered: number;
+  /** `sse.loss` events the clients got. */
+  losses: number;
 }
 
 /** One size of the scale scenario: streams held over the instances, a broadcast to all, targeted latency. */

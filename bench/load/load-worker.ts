@@ -15,6 +15,7 @@ import {
   TARGETED_TYPE,
 } from '../lib/protocol.js';
 import { LOSS_EVENT } from '../../dist/protocol/reserved-events.js';
+import type { OpenAnswer, StormDelivery } from '../lib/types.js';
 import { DeliveryCheck } from './delivery-check.js';
 import { type ClientSink, SseConnection, type StreamSpec } from './sse-client.js';
 
@@ -132,23 +133,10 @@ const sink: ClientSink = {
   },
 };
 
-interface OpenResult {
-  opened: number;
-  failed: number;
-  statuses: Record<string, number>;
-  errors: Record<string, number>;
-  ms: number;
-  /** The shared clock when the first connect started, and when the last handshake ended. */
-  startedAt: number;
-  doneAt: number;
-  /** This process's CPU over the opening. */
-  cpu: NodeJS.CpuUsage;
-}
-
-function open(specs: StreamSpec[], concurrency: number, timeoutMs: number): Promise<OpenResult> {
+function open(specs: StreamSpec[], concurrency: number, timeoutMs: number): Promise<OpenAnswer> {
   const started = clock();
   const cpu = process.cpuUsage();
-  const result: OpenResult = { opened: 0, failed: 0, statuses: {}, errors: {}, ms: 0, startedAt: started, doneAt: started, cpu };
+  const result: OpenAnswer = { opened: 0, failed: 0, statuses: {}, errors: {}, ms: 0, startedAt: started, doneAt: started, cpu };
   if (specs.length === 0) return Promise.resolve({ ...result, cpu: process.cpuUsage(cpu) });
   return new Promise((resolve) => {
     let next = 0;
@@ -415,7 +403,7 @@ serveIpc({
   deliveryCheck: () => {
     if (!expected) throw new Error('expectDelivery first');
     const { lastBroadcast, own, refusedBroadcasts, refusedOwn } = expected;
-    const result = { users: checks.size, caughtUp: 0, received: 0, missed: 0, duplicates: 0, outOfOrder: 0, misdelivered: 0, losses: 0 };
+    const result: StormDelivery = { users: checks.size, caughtUp: 0, received: 0, missed: 0, duplicates: 0, outOfOrder: 0, misdelivered: 0, losses: 0 };
     const none = new Set<number>();
     for (const [user, check] of checks) {
       const lastOwn = own[user] ?? -1;
