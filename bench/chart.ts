@@ -15,8 +15,8 @@ const STYLES: Record<ServerKind, { color: string; dash?: string }> = {
 const SERIES = (Object.keys(STYLES) as ServerKind[]).map((kind) => ({ kind, label: SERVERS[kind].label, ...STYLES[kind] }));
 
 const WIDTH = 980;
-const HEIGHT = 450;
-const PANEL = { width: 390, height: 270, top: 100 };
+const HEIGHT = 470;
+const PANEL = { width: 390, height: 270, top: 120 };
 const LEFTS = [80, 570];
 
 function esc(text: string): string {
