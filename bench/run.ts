@@ -298,93 +298,96 @@ async function runScenario(
   }
   const redis = definition.redis ? await redisSource!.open() : undefined;
   const prefix = `sse-bench-${kind}-${process.pid}-${Date.now()}:`;
-  const workers = await pool.forStreams(streams, options.perWorker);
-  const server = await startServer(definition, {
-    env: serverEnv(kind, definition.redis ? { REDIS_URL: redis!.url, SSE_REDIS_PREFIX: prefix } : {}),
-  });
-  result.ready = server.ready;
-  const publisher = new Publisher(server.port, definition.publishPath, BENCH_ADMIN_TOKEN);
   try {
-    await warmUp(server, workers[0], publisher, options.idleMs, options.warmUp);
-    const base = await server.stats();
-    // The same for every server: the same load generators, tokens signed beforehand, the same handshakes in flight.
-    result.connect = await connectStreams(
-      workers,
-      {
-        ports: [server.port],
-        path: '/sse',
-        secret: BENCH_JWT_SECRET,
-        users,
-        streamsPerUser,
-        concurrency: options.concurrency,
-      },
-      [server],
-    );
-    const [held] = await waitForStreams([server], [streams]);
-    if (held !== streams) throw new Error(`the server holds ${held} of ${streams} streams after connecting`);
-    const connected = await server.stats();
-    result.memory = memoryOf(base, connected, streams);
-    const label = `${definition.label} N=${n}${streamsPerUser > 1 ? ` (${users} users × ${streamsPerUser})` : ''}`;
-    const c = result.connect;
-    log(
-      `${label}: ${c.opened} streams in ${(c.ms / 1000).toFixed(2)} s (${Math.round(c.perSecond)}/s; server CPU ` +
-        `${c.serverCpuPerConnectUs!.toFixed(0)} µs per connect, ${(c.serverCpuShare! * 100).toFixed(0)}% of a core; load generators ` +
-        `${(c.loadCpuShare * 100).toFixed(0)}% of a core at most), ${result.memory.rssPerStreamKB.toFixed(1)} KB RSS per stream`,
-    );
-    if (plan.broadcast) {
-      result.broadcast = await broadcastPhase(publisher, workers, [server], {
-        events: options.broadcastEvents,
-        streams,
-        idleMs: options.idleMs,
-      });
-      const b = result.broadcast;
-      log(
-        `${label}: broadcast ${Math.round(b.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, ` +
-          `${b.complete}/${streams} streams complete${b.missing ? `, ${b.missing} events missing` : ''}`,
-      );
-    }
-    if (plan.targeted) {
-      result.targeted = await targetedPhase(publisher, workers, [server], {
-        sends: streamsPerUser > 1 ? Math.ceil(options.targetedSends / 2) : options.targetedSends,
-        rate: options.targetedRate,
-        users,
-        streamsPerUser,
-        seed: n,
-      });
-      const t = result.targeted;
-      log(
-        `${label}: targeted p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ` +
-          `${t.cpuPerSendUs.toFixed(0)} µs server CPU per send${t.lost ? `, ${t.lost} lost` : ''}`,
-      );
-      if (definition.ours && options.inProcessCalls > 0) {
-        result.inProcess = await inProcessPublishPhase(server, workers, {
-          calls: options.inProcessCalls,
+    const workers = await pool.forStreams(streams, options.perWorker);
+    const server = await startServer(definition, {
+      env: serverEnv(kind, definition.redis ? { REDIS_URL: redis!.url, SSE_REDIS_PREFIX: prefix } : {}),
+    });
+    result.ready = server.ready;
+    const publisher = new Publisher(server.port, definition.publishPath, BENCH_ADMIN_TOKEN);
+    try {
+      await warmUp(server, workers[0], publisher, options.idleMs, options.warmUp);
+      const base = await server.stats();
+      // The same for every server: the same load generators, tokens signed beforehand, the same handshakes in flight.
+      result.connect = await connectStreams(
+        workers,
+        {
+          ports: [server.port],
+          path: '/sse',
+          secret: BENCH_JWT_SECRET,
           users,
           streamsPerUser,
-          seed: n + 1,
+          concurrency: options.concurrency,
+        },
+        [server],
+      );
+      const [held] = await waitForStreams([server], [streams]);
+      if (held !== streams) throw new Error(`the server holds ${held} of ${streams} streams after connecting`);
+      const connected = await server.stats();
+      result.memory = memoryOf(base, connected, streams);
+      const label = `${definition.label} N=${n}${streamsPerUser > 1 ? ` (${users} users × ${streamsPerUser})` : ''}`;
+      const c = result.connect;
+      log(
+        `${label}: ${c.opened} streams in ${(c.ms / 1000).toFixed(2)} s (${Math.round(c.perSecond)}/s; server CPU ` +
+          `${c.serverCpuPerConnectUs!.toFixed(0)} µs per connect, ${(c.serverCpuShare! * 100).toFixed(0)}% of a core; load generators ` +
+          `${(c.loadCpuShare * 100).toFixed(0)}% of a core at most), ${result.memory.rssPerStreamKB.toFixed(1)} KB RSS per stream`,
+      );
+      if (plan.broadcast) {
+        result.broadcast = await broadcastPhase(publisher, workers, [server], {
+          events: options.broadcastEvents,
+          streams,
+          idleMs: options.idleMs,
         });
-        const p = result.inProcess;
+        const b = result.broadcast;
         log(
-          `${label}: publishToUser in process: ${p.cpuPerCallUs.toFixed(0)} µs CPU per call (${p.wallPerCallUs.toFixed(0)} µs each, ` +
-            `one after the other)${p.lost ? `, ${p.lost} lost` : ''}`,
+          `${label}: broadcast ${Math.round(b.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, ` +
+            `${b.complete}/${streams} streams complete${b.missing ? `, ${b.missing} events missing` : ''}`,
         );
       }
+      if (plan.targeted) {
+        result.targeted = await targetedPhase(publisher, workers, [server], {
+          sends: streamsPerUser > 1 ? Math.ceil(options.targetedSends / 2) : options.targetedSends,
+          rate: options.targetedRate,
+          users,
+          streamsPerUser,
+          seed: n,
+        });
+        const t = result.targeted;
+        log(
+          `${label}: targeted p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ` +
+            `${t.cpuPerSendUs.toFixed(0)} µs server CPU per send${t.lost ? `, ${t.lost} lost` : ''}`,
+        );
+        if (definition.ours && options.inProcessCalls > 0) {
+          result.inProcess = await inProcessPublishPhase(server, workers, {
+            calls: options.inProcessCalls,
+            users,
+            streamsPerUser,
+            seed: n + 1,
+          });
+          const p = result.inProcess;
+          log(
+            `${label}: publishToUser in process: ${p.cpuPerCallUs.toFixed(0)} µs CPU per call (${p.wallPerCallUs.toFixed(0)} µs each, ` +
+              `one after the other)${p.lost ? `, ${p.lost} lost` : ''}`,
+          );
+        }
+      }
+      if (plan.churn && options.churnRounds > 0) {
+        const perRound = Math.min(streams, options.churnStreams);
+        result.churn = await churnPhase(server, workers, publisher, streams, perRound, options.churnRounds, options.concurrency);
+        const churn = result.churn;
+        log(
+          `${label}: churn ${churn.rounds}×${churn.churnedPerRound}: streams ${churn.streamsBefore} → ${churn.streamsAfter}, ` +
+            `heap growth ${churn.heapGrowthKB.toFixed(0)} KB${churn.countsChanged.length ? `, changed: ${churn.countsChanged.join(', ')}` : ''}`,
+        );
+      }
+    } catch (err) {
+      result.error = (err as Error).message;
+      log(`${definition.label} N=${n}: ${result.error}`);
+    } finally {
+      publisher.close();
+      await teardown(workers, [server]);
     }
-    if (plan.churn && options.churnRounds > 0) {
-      const perRound = Math.min(streams, options.churnStreams);
-      result.churn = await churnPhase(server, workers, publisher, streams, perRound, options.churnRounds, options.concurrency);
-      const churn = result.churn;
-      log(
-        `${label}: churn ${churn.rounds}×${churn.churnedPerRound}: streams ${churn.streamsBefore} → ${churn.streamsAfter}, ` +
-          `heap growth ${churn.heapGrowthKB.toFixed(0)} KB${churn.countsChanged.length ? `, changed: ${churn.countsChanged.join(', ')}` : ''}`,
-      );
-    }
-  } catch (err) {
-    result.error = (err as Error).message;
-    log(`${definition.label} N=${n}: ${result.error}`);
   } finally {
-    publisher.close();
-    await teardown(workers, [server]);
     if (redis) {
       await cleanRedis(redis.url, prefix).catch((err: Error) => log(`could not clean ${prefix}*: ${err.message}`));
       await redis.stop();
