@@ -8,14 +8,15 @@ const STYLES: Record<ServerKind, { color: string; dash?: string }> = {
   express: { color: '#a855f7', dash: '2 3' },
   module: { color: '#2563eb' },
   fastify: { color: '#16a34a' },
+  redis: { color: '#0d9488', dash: '8 3' },
   plain: { color: '#ea580c' },
 };
 
 const SERIES = (Object.keys(STYLES) as ServerKind[]).map((kind) => ({ kind, label: SERVERS[kind].label, ...STYLES[kind] }));
 
 const WIDTH = 980;
-const HEIGHT = 450;
-const PANEL = { width: 390, height: 270, top: 100 };
+const HEIGHT = 470;
+const PANEL = { width: 390, height: 270, top: 120 };
 const LEFTS = [80, 570];
 
 function esc(text: string): string {
@@ -108,11 +109,15 @@ export function renderChart(results: BenchResults): string {
   const runs = results.runs.filter((r) => r.streamsPerUser === 1);
   const ns = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
   const meta = results.meta as { date?: string; node?: string; cpus?: number; commit?: string };
-  const legend = SERIES.map(
-    (s, i) =>
-      `<line x1="${80 + i * 180}" y1="52" x2="${110 + i * 180}" y2="52" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>` +
-      `<text x="${118 + i * 180}" y="56" class="legend">${esc(s.label)}</text>`,
-  ).join('\n');
+  // Three to a row.
+  const legend = SERIES.map((s, i) => {
+    const lx = 80 + (i % 3) * 300;
+    const ly = 46 + Math.floor(i / 3) * 22;
+    return (
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 30}" y2="${ly}" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>` +
+      `<text x="${lx + 38}" y="${ly + 4}" class="legend">${esc(s.label)}</text>`
+    );
+  }).join('\n');
   const body =
     ns.length === 0
       ? '<text x="70" y="120" class="title">no results</text>'
@@ -131,7 +136,7 @@ export function renderChart(results: BenchResults): string {
 .grid { stroke: #e5e7eb; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="80" y="24" class="title">SSE benchmark: five servers, one run</text>
+<text x="80" y="24" class="title">SSE benchmark: every server alone, one run</text>
 <text x="${WIDTH - 20}" y="24" class="subtitle" text-anchor="end">${esc(
     `${meta.date?.slice(0, 16).replace('T', ' ') ?? ''} · Node ${meta.node ?? '?'} · ${meta.cpus ?? '?'} cores${meta.commit ? ` · ${meta.commit}` : ''}`,
   )}</text>

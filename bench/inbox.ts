@@ -4,7 +4,6 @@
 import 'reflect-metadata';
 import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   InMemoryInboxStore,
@@ -14,8 +13,9 @@ import {
   RedisInboxStore,
 } from '../dist/sse/index.js';
 import { DEFAULT_OURS, SERVERS, startServer } from './lib/cluster.js';
-import { BENCH_JWT_SECRET, signJwt } from './lib/jwt.js';
+import { BENCH_ADMIN_TOKEN, BENCH_JWT_SECRET, signJwt } from './lib/jwt.js';
 import { Publisher } from './lib/publisher.js';
+import { withRedis } from './lib/redis.js';
 
 export type InboxStoreName = 'memory' | 'redis' | 'postgres';
 
@@ -57,7 +57,6 @@ export interface InboxResult {
 }
 
 const DATA = { title: 'Call Bob about the quarterly figures', due: '10:00', list: 'work' };
-const ADMIN = signJwt(BENCH_JWT_SECRET, 'bench-admin', ['admin']);
 
 export async function runInboxBench(options: InboxBenchOptions, log: (message: string) => void): Promise<InboxResult> {
   const run = `${process.pid}_${Date.now()}`;
@@ -100,7 +99,7 @@ async function publishCost(
     ...(store === 'postgres' ? { DATABASE_URL: options.databaseUrl!, SSE_INBOX_SCHEMA: where.schema } : {}),
   });
   const server = await startServer(SERVERS[DEFAULT_OURS], { env, name: `${DEFAULT_OURS}-inbox-${store}` });
-  const publisher = new Publisher(server.port, '/notifications', ADMIN);
+  const publisher = new Publisher(server.port, '/notifications', BENCH_ADMIN_TOKEN);
   const streams = Array.from({ length: options.users }, (_, i) => openStream(server.port, `inbox-u${i}`));
   try {
     await Promise.all(streams.map((stream) => stream.opened));
@@ -268,15 +267,6 @@ async function cleanUp(options: InboxBenchOptions, name: InboxStoreName, where: 
   }
   if (name === 'postgres') {
     await withPostgres(options.databaseUrl!, (client) => client.query(`DROP SCHEMA IF EXISTS "${where.schema}" CASCADE`));
-  }
-}
-
-async function withRedis<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url);
-  try {
-    return await work(redis);
-  } finally {
-    redis.disconnect();
   }
 }
 

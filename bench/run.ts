@@ -5,58 +5,94 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { renderChart } from './chart.js';
-import { BENCH_DIST, DEFAULT_OURS, LoadPool, SERVERS, type ServerHandle, type ServerKind, startServer } from './lib/cluster.js';
+import {
+  BENCH_DIST,
+  DEFAULT_OURS,
+  LoadPool,
+  SERVERS,
+  type ServerHandle,
+  type ServerKind,
+  serverEnv,
+  startServer,
+} from './lib/cluster.js';
 import type { IpcClient } from './lib/ipc.js';
-import { BENCH_JWT_SECRET, signJwt } from './lib/jwt.js';
+import { BENCH_ADMIN_TOKEN, BENCH_JWT_SECRET } from './lib/jwt.js';
 import {
   broadcastPhase,
   connectStreams,
+  inProcessPublishPhase,
   sleep,
   targetedPhase,
   teardown,
   waitForStreams,
+  warmUp,
 } from './lib/phases.js';
 import { clock } from './lib/protocol.js';
 import { Publisher } from './lib/publisher.js';
-import type { ChurnResult, MemoryResult, RedisResult, ScenarioResult } from './lib/types.js';
-import { formatInbox, runInboxBench } from './inbox.js';
+import { type Instances, withInstances } from './lib/instances.js';
+import { cleanRedis, findRedis, type RedisSource, withBenchRedis } from './lib/redis.js';
+import type { ChurnResult, MemoryResult, ScenarioResult } from './lib/types.js';
 import { formatProfileRuns, type ProfileRuns, summarizeProfileFile } from './profile-summary.js';
 import { buildReport, type BenchResults } from './report.js';
+import { runScale } from './scale.js';
+import { runStorm } from './storm.js';
 
 const ROOT = resolve(BENCH_DIST, '..');
 
+/**
+ * The parts of a run: `single` is every server alone at each N (connects, broadcast, targeted, churn);
+ * `profile` (our server under --cpu-prof) runs only when asked for.
+ */
+export type Scenario = 'single' | 'storm' | 'scale' | 'profile' | 'inbox';
+const SCENARIOS: readonly Scenario[] = ['single', 'storm', 'scale', 'profile', 'inbox'];
+
 export interface BenchOptions {
   smoke: boolean;
+  /**
+   * How many parts run side by side (1: one after the other). The smoke run runs 2, each part with load
+   * generators of its own: its figures mean nothing.
+   */
+  parallel: number;
+  scenarios: Scenario[];
   ns: number[];
   servers: ServerKind[];
   broadcastEvents: number;
   targetedSends: number;
   targetedRate: number;
+  /** publishToUser calls in the server's own process (ours), after the targeted phase. */
+  inProcessCalls: number;
   churnStreams: number;
   churnRounds: number;
   /** Streams per user of the several-streams variant (0: skip it). */
   multi: number;
-  /** The Ns the several-streams variant runs at. */
+  /** The Ns the several-streams variant runs at, and on which servers. */
   multiNs: number[];
+  multiServers: ServerKind[];
   perWorker: number;
   concurrency: number;
+  /** Streams (and targeted sends) of the unmeasured warm-up of each server. */
+  warmUp: number;
   redis: boolean;
+  /** A Redis to use instead of starting one (--redis-url). */
   redisUrl?: string;
-  redisStreams: number;
-  redisSends: number;
-  redisBurst: number;
-  redisHold: number;
-  profile: boolean;
+  stormInstances: number;
+  stormStreams: number;
+  stormTargetedRate: number;
+  stormBroadcastRate: number;
+  stormLeadMs: number;
+  stormTailMs: number;
+  scaleInstances: number;
+  scaleNs: number[];
+  scalePerWorker: number;
+  scaleSends: number;
+  scaleBroadcasts: number;
+  scaleBurst: number;
   profileN: number;
   profileEvents: number;
   outDir: string;
   /** Broadcast phase: give up after this long without an event. */
   idleMs: number;
-  /** The inbox scenario (PostgreSQL too when DATABASE_URL is set), and whether it is all that runs. */
-  inbox: boolean;
-  inboxOnly: boolean;
   inboxSends: number;
   inboxRounds: number;
   inboxUsers: number;
@@ -75,16 +111,22 @@ function parseArgs(argv: string[]): BenchOptions {
     else flags.set(name, true);
   }
   const known = new Set([
-    'smoke', 'n', 'servers', 'broadcast-events', 'targeted-sends', 'targeted-rate', 'churn', 'churn-rounds',
-    'multi', 'multi-n', 'per-worker', 'concurrency', 'no-redis', 'redis-streams', 'redis-sends', 'redis-burst',
-    'redis-hold', 'profile', 'profile-n', 'profile-events', 'out-dir', 'idle-ms',
+    'smoke', 'parallel', 'only', 'n', 'servers', 'broadcast-events', 'targeted-sends', 'targeted-rate', 'in-process-calls', 'churn',
+    'churn-rounds', 'multi', 'multi-n', 'multi-servers', 'per-worker', 'concurrency', 'warm-up', 'no-redis', 'redis-url',
+    'no-storm', 'storm-instances', 'storm-streams', 'storm-rate', 'storm-broadcast-rate', 'storm-lead-ms', 'storm-tail-ms',
+    'no-scale', 'scale-instances', 'scale-n', 'scale-per-worker', 'scale-sends', 'scale-broadcasts', 'scale-burst',
+    'profile', 'profile-n', 'profile-events', 'out-dir', 'idle-ms',
     'no-inbox', 'inbox-only', 'inbox-sends', 'inbox-rounds', 'inbox-users', 'inbox-big',
   ]);
   if (flags.has('help')) {
-    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--no-redis] [--n 1000,10000,19900] [--servers raw,express,module,fastify,plain]
-  [--broadcast-events 20] [--targeted-sends 1500] [--targeted-rate 200] [--churn 3000] [--churn-rounds 3]
-  [--multi 3] [--multi-n 10000] [--redis-streams 9000] [--redis-hold 50000] [--profile-n 10000] [--out-dir dir]
-  [--no-inbox | --inbox-only] [--inbox-sends 2000] [--inbox-rounds 3] [--inbox-users 100] [--inbox-big 10000]
+    console.log(`usage: node dist-bench/run.js [--smoke] [--profile] [--only single,storm,scale,profile,inbox] [--no-storm] [--no-scale] [--parallel 1]
+  [--no-inbox | --inbox-only] [--no-redis | --redis-url redis://…]
+  [--n 1000,10000,19900] [--servers raw,express,module,fastify,redis,plain] [--concurrency 256] [--per-worker 9000] [--warm-up 200]
+  [--broadcast-events 20] [--targeted-sends 1500] [--targeted-rate 200] [--in-process-calls 1500] [--churn 3000]
+  [--churn-rounds 3] [--multi 3] [--multi-n 10000] [--multi-servers raw,…]
+  [--storm-instances 3] [--storm-streams 10000] [--storm-rate 50] [--storm-broadcast-rate 2] [--storm-lead-ms 3000] [--storm-tail-ms 2000]
+  [--scale-instances 6] [--scale-n 10000,100000] [--scale-per-worker 9000] [--scale-sends 1500] [--scale-broadcasts 3] [--scale-burst 3000]
+  [--profile-n 10000] [--out-dir dir] [--inbox-sends 2000] [--inbox-rounds 3] [--inbox-users 100] [--inbox-big 10000]
 See bench/README.md.`);
     process.exit(0);
   }
@@ -94,67 +136,70 @@ See bench/README.md.`);
   const num = (name: string, fallback: number) => (flags.has(name) ? Number(flags.get(name)) : fallback);
   const list = (name: string, fallback: number[]) =>
     flags.has(name) ? String(flags.get(name)).split(',').map(Number) : fallback;
+  const kinds = (name: string, fallback: ServerKind[]) =>
+    (flags.has(name) ? String(flags.get(name)).split(',') : fallback) as ServerKind[];
   const ns = list('n', smoke ? [200] : [1000, 10_000, 19_900]);
-  const redisUrl = process.env.REDIS_URL || undefined;
+  const profile = flags.has('profile') || process.env.BENCH_PROFILE === '1';
+  let scenarios: Scenario[] = flags.has('only')
+    ? (String(flags.get('only')).split(',') as Scenario[])
+    : SCENARIOS.filter((name) => name !== 'profile' || profile);
+  if (flags.has('inbox-only')) scenarios = ['inbox'];
+  for (const name of ['storm', 'scale', 'inbox'] as const) if (flags.has(`no-${name}`)) scenarios = scenarios.filter((s) => s !== name);
+  const unknownScenarios = scenarios.filter((name) => !SCENARIOS.includes(name));
+  if (unknownScenarios.length) throw new Error(`unknown scenario(s) ${unknownScenarios.join(', ')}: pick from ${SCENARIOS.join(', ')}`);
+  const perWorker = num('per-worker', 9000);
   const options: BenchOptions = {
     smoke,
+    parallel: num('parallel', smoke ? 2 : 1),
+    scenarios,
     ns,
-    servers: (flags.has('servers') ? String(flags.get('servers')).split(',') : ['raw', 'express', 'module', 'fastify', 'plain']) as ServerKind[],
+    // The smoke run leaves out ours on Express: it runs the same server script as ours on Fastify
+    // (the demo, HTTP_ADAPTER=express), and the e2e suites run every route over both adapters.
+    servers: kinds('servers', smoke ? ['raw', 'express', 'fastify', 'redis', 'plain'] : ['raw', 'express', 'module', 'fastify', 'redis', 'plain']),
     broadcastEvents: num('broadcast-events', smoke ? 5 : 20),
     targetedSends: num('targeted-sends', smoke ? 60 : 1500),
     targetedRate: num('targeted-rate', 200),
+    inProcessCalls: num('in-process-calls', smoke ? 60 : 1500),
     churnStreams: num('churn', smoke ? 100 : 3000),
-    churnRounds: num('churn-rounds', smoke ? 2 : 3),
+    churnRounds: num('churn-rounds', smoke ? 1 : 3),
     multi: num('multi', 3),
     // The several-streams variant at the N of the targets (10,000), to keep the full run short.
     multiNs: list('multi-n', [ns.includes(10_000) ? 10_000 : ns[Math.floor((ns.length - 1) / 2)]]),
-    perWorker: num('per-worker', 9000),
+    // In the smoke run, on raw alone: what it checks is the load generators' side.
+    multiServers: kinds('multi-servers', smoke ? ['raw'] : ['raw', 'express', 'module', 'fastify', 'plain']),
+    perWorker,
     concurrency: num('concurrency', 256),
-    redis: Boolean(redisUrl) && !flags.has('no-redis'),
-    redisUrl,
-    redisStreams: num('redis-streams', smoke ? 150 : 9000),
-    redisSends: num('redis-sends', smoke ? 60 : 500),
-    redisBurst: num('redis-burst', smoke ? 100 : 3000),
-    redisHold: num('redis-hold', smoke ? 600 : 50_000),
-    profile: flags.has('profile') || process.env.BENCH_PROFILE === '1',
+    warmUp: num('warm-up', smoke ? 50 : 200),
+    redis: !flags.has('no-redis'),
+    redisUrl: flags.has('redis-url') ? String(flags.get('redis-url')) : undefined,
+    stormInstances: Math.max(2, num('storm-instances', smoke ? 2 : 3)),
+    stormStreams: num('storm-streams', smoke ? 200 : 10_000),
+    stormTargetedRate: num('storm-rate', 50),
+    stormBroadcastRate: num('storm-broadcast-rate', smoke ? 5 : 2),
+    stormLeadMs: num('storm-lead-ms', smoke ? 500 : 3000),
+    stormTailMs: num('storm-tail-ms', smoke ? 300 : 2000),
+    scaleInstances: num('scale-instances', smoke ? 2 : 6),
+    scaleNs: list('scale-n', smoke ? [100, 300] : [10_000, 100_000]),
+    // Small in the smoke run, so that it still uses several load generators and source addresses.
+    scalePerWorker: num('scale-per-worker', smoke ? 100 : perWorker),
+    scaleSends: num('scale-sends', smoke ? 60 : 1500),
+    scaleBroadcasts: num('scale-broadcasts', smoke ? 2 : 3),
+    scaleBurst: num('scale-burst', smoke ? 100 : 3000),
     profileN: num('profile-n', smoke ? 200 : 10_000),
     profileEvents: num('profile-events', smoke ? 10 : 60),
     outDir: resolve(String(flags.get('out-dir') ?? join(ROOT, smoke ? 'dist-bench/results-smoke' : 'bench/results'))),
     idleMs: num('idle-ms', 5000),
-    inbox: !flags.has('no-inbox'),
-    inboxOnly: flags.has('inbox-only'),
     inboxSends: num('inbox-sends', smoke ? 100 : 2000),
     inboxRounds: num('inbox-rounds', smoke ? 1 : 3),
     inboxUsers: num('inbox-users', smoke ? 20 : 100),
-    inboxBig: num('inbox-big', smoke ? 1000 : 10_000),
+    inboxBig: num('inbox-big', smoke ? 200 : 10_000),
     databaseUrl: process.env.DATABASE_URL || undefined,
   };
-  for (const kind of options.servers) if (!SERVERS[kind]) throw new Error(`unknown server ${kind}`);
+  for (const kind of [...options.servers, ...options.multiServers]) if (!SERVERS[kind]) throw new Error(`unknown server ${kind}`);
   return options;
 }
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-
-function serverEnv(kind: ServerKind, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { JWT_SECRET: BENCH_JWT_SECRET, ...SERVERS[kind].env };
-  if (SERVERS[kind].ours) {
-    // Heartbeats off: the other two servers have none. The per-instance cap above
-    // the default 10,000 (SSE_MAX_CONNECTIONS; see module-server.ts).
-    Object.assign(env, {
-      SSE_HEARTBEAT_MS: '3600000',
-      SSE_MAX_CONNECTIONS: '20000',
-      DEMO_TOKENS: 'false',
-    });
-  }
-  // In memory unless the Redis scenario (or the inbox's) says otherwise: the environment's REDIS_URL and DATABASE_URL are the bench's.
-  return { REDIS_URL: '', DATABASE_URL: '', ...env, ...extra };
-}
-
-function workersFor(streams: number, perWorker: number): number {
-  return Math.max(1, Math.ceil(streams / perWorker));
-}
-
-const ADMIN = signJwt(BENCH_JWT_SECRET, 'bench-admin', ['admin']);
 
 function memoryOf(before: { rss: number; heapUsed: number }, after: { rss: number; heapUsed: number }, streams: number): MemoryResult {
   return {
@@ -226,39 +271,6 @@ async function churnPhase(
   };
 }
 
-/**
- * Unmeasured: a few streams, broadcasts and targeted sends, then closed, so that
- * the code paths are compiled and the pools allocated before the baseline.
- */
-async function warmUp(server: ServerHandle, worker: IpcClient, publisher: Publisher, options: BenchOptions): Promise<void> {
-  const users = WARM_UP_USERS;
-  await connectStreams([worker], {
-    ports: [server.port],
-    path: '/sse',
-    secret: BENCH_JWT_SECRET,
-    users,
-    userOffset: WARM_UP_OFFSET,
-    streamsPerUser: 1,
-    concurrency: 64,
-  });
-  await waitForStreams([server], [users]);
-  await broadcastPhase(publisher, [worker], [server], { events: 5, streams: users, idleMs: options.idleMs });
-  await targetedPhase(publisher, [worker], [server], {
-    sends: 200,
-    rate: 0,
-    concurrency: 8,
-    users,
-    userOffset: WARM_UP_OFFSET,
-    streamsPerUser: 1,
-    seed: 1,
-  });
-  await worker.request('closeAll', {}, 60_000);
-  await waitForStreams([server], [0]);
-}
-
-const WARM_UP_USERS = 200;
-const WARM_UP_OFFSET = 9_000_000;
-
 interface ScenarioPlan {
   broadcast: boolean;
   targeted: boolean;
@@ -268,6 +280,7 @@ interface ScenarioPlan {
 async function runScenario(
   options: BenchOptions,
   pool: LoadPool,
+  redisSource: RedisSource | undefined,
   kind: ServerKind,
   n: number,
   streamsPerUser: number,
@@ -278,245 +291,145 @@ async function runScenario(
   const streams = users * streamsPerUser;
   const result: ScenarioResult = { server: kind, n, streamsPerUser, users, streams };
   const started = clock();
-  const workers = await pool.ensure(workersFor(streams, options.perWorker));
-  const server = await startServer(definition, { env: serverEnv(kind) });
-  result.ready = server.ready;
-  const publisher = new Publisher(server.port, definition.publishPath, ADMIN);
+  if (definition.redis && !redisSource) {
+    result.error = 'no Redis (--no-redis, or neither redis-server nor --redis-url)';
+    log(`${definition.label} N=${n}: skipped: ${result.error}`);
+    return result;
+  }
+  const redis = definition.redis ? await redisSource!.open() : undefined;
+  const prefix = `sse-bench-${kind}-${process.pid}-${Date.now()}:`;
   try {
-    await warmUp(server, workers[0], publisher, options);
-    const base = await server.stats();
-    result.connect = await connectStreams(workers, {
-      ports: [server.port],
-      path: '/sse',
-      secret: BENCH_JWT_SECRET,
-      users,
-      streamsPerUser,
-      concurrency: options.concurrency,
+    const workers = await pool.forStreams(streams, options.perWorker);
+    const server = await startServer(definition, {
+      env: serverEnv(kind, definition.redis ? { REDIS_URL: redis!.url, SSE_REDIS_PREFIX: prefix } : {}),
     });
-    const [held] = await waitForStreams([server], [streams]);
-    if (held !== streams) throw new Error(`the server holds ${held} of ${streams} streams after connecting`);
-    const connected = await server.stats();
-    result.memory = memoryOf(base, connected, streams);
-    const label = `${definition.label} N=${n}${streamsPerUser > 1 ? ` (${users} users × ${streamsPerUser})` : ''}`;
-    log(
-      `${label}: ${result.connect.opened} streams in ${(result.connect.ms / 1000).toFixed(1)} s, ` +
-        `${result.memory.rssPerStreamKB.toFixed(1)} KB RSS per stream`,
-    );
-    if (plan.broadcast) {
-      result.broadcast = await broadcastPhase(publisher, workers, [server], {
-        events: options.broadcastEvents,
-        streams,
-        idleMs: options.idleMs,
-      });
-      const b = result.broadcast;
-      log(
-        `${label}: broadcast ${Math.round(b.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, ` +
-          `${b.complete}/${streams} streams complete${b.missing ? `, ${b.missing} events missing` : ''}`,
+    result.ready = server.ready;
+    const publisher = new Publisher(server.port, definition.publishPath, BENCH_ADMIN_TOKEN);
+    try {
+      await warmUp(server, workers[0], publisher, options.idleMs, options.warmUp);
+      const base = await server.stats();
+      // The same for every server: the same load generators, tokens signed beforehand, the same handshakes in flight.
+      result.connect = await connectStreams(
+        workers,
+        {
+          ports: [server.port],
+          path: '/sse',
+          secret: BENCH_JWT_SECRET,
+          users,
+          streamsPerUser,
+          concurrency: options.concurrency,
+        },
+        [server],
       );
-    }
-    if (plan.targeted) {
-      result.targeted = await targetedPhase(publisher, workers, [server], {
-        sends: streamsPerUser > 1 ? Math.ceil(options.targetedSends / 2) : options.targetedSends,
-        rate: options.targetedRate,
-        users,
-        streamsPerUser,
-        seed: n,
-      });
-      const t = result.targeted;
+      const [held] = await waitForStreams([server], [streams]);
+      if (held !== streams) throw new Error(`the server holds ${held} of ${streams} streams after connecting`);
+      const connected = await server.stats();
+      result.memory = memoryOf(base, connected, streams);
+      const label = `${definition.label} N=${n}${streamsPerUser > 1 ? ` (${users} users × ${streamsPerUser})` : ''}`;
+      const c = result.connect;
       log(
-        `${label}: targeted p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ` +
-          `${t.cpuPerSendUs.toFixed(0)} µs server CPU per send${t.lost ? `, ${t.lost} lost` : ''}`,
+        `${label}: ${c.opened} streams in ${(c.ms / 1000).toFixed(2)} s (${Math.round(c.perSecond)}/s; server CPU ` +
+          `${c.serverCpuPerConnectUs!.toFixed(0)} µs per connect, ${(c.serverCpuShare! * 100).toFixed(0)}% of a core; load generators ` +
+          `${(c.loadCpuShare * 100).toFixed(0)}% of a core at most), ${result.memory.rssPerStreamKB.toFixed(1)} KB RSS per stream`,
       );
+      if (plan.broadcast) {
+        result.broadcast = await broadcastPhase(publisher, workers, [server], {
+          events: options.broadcastEvents,
+          streams,
+          idleMs: options.idleMs,
+        });
+        const b = result.broadcast;
+        log(
+          `${label}: broadcast ${Math.round(b.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, ` +
+            `${b.complete}/${streams} streams complete${b.missing ? `, ${b.missing} events missing` : ''}`,
+        );
+      }
+      if (plan.targeted) {
+        result.targeted = await targetedPhase(publisher, workers, [server], {
+          sends: streamsPerUser > 1 ? Math.ceil(options.targetedSends / 2) : options.targetedSends,
+          rate: options.targetedRate,
+          users,
+          streamsPerUser,
+          seed: n,
+        });
+        const t = result.targeted;
+        log(
+          `${label}: targeted p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ` +
+            `${t.cpuPerSendUs.toFixed(0)} µs server CPU per send${t.lost ? `, ${t.lost} lost` : ''}`,
+        );
+        if (definition.ours && options.inProcessCalls > 0) {
+          result.inProcess = await inProcessPublishPhase(server, workers, {
+            calls: options.inProcessCalls,
+            users,
+            streamsPerUser,
+            seed: n + 1,
+          });
+          const p = result.inProcess;
+          log(
+            `${label}: publishToUser in process: ${p.cpuPerCallUs.toFixed(0)} µs CPU per call (${p.wallPerCallUs.toFixed(0)} µs each, ` +
+              `one after the other)${p.lost ? `, ${p.lost} lost` : ''}`,
+          );
+        }
+      }
+      if (plan.churn && options.churnRounds > 0) {
+        const perRound = Math.min(streams, options.churnStreams);
+        result.churn = await churnPhase(server, workers, publisher, streams, perRound, options.churnRounds, options.concurrency);
+        const churn = result.churn;
+        log(
+          `${label}: churn ${churn.rounds}×${churn.churnedPerRound}: streams ${churn.streamsBefore} → ${churn.streamsAfter}, ` +
+            `heap growth ${churn.heapGrowthKB.toFixed(0)} KB${churn.countsChanged.length ? `, changed: ${churn.countsChanged.join(', ')}` : ''}`,
+        );
+      }
+    } catch (err) {
+      result.error = (err as Error).message;
+      log(`${definition.label} N=${n}: ${result.error}`);
+    } finally {
+      publisher.close();
+      await teardown(workers, [server]);
     }
-    if (plan.churn && options.churnRounds > 0) {
-      const perRound = Math.min(streams, options.churnStreams);
-      result.churn = await churnPhase(server, workers, publisher, streams, perRound, options.churnRounds, options.concurrency);
-      const c = result.churn;
-      log(
-        `${label}: churn ${c.rounds}×${c.churnedPerRound}: streams ${c.streamsBefore} → ${c.streamsAfter}, ` +
-          `heap growth ${c.heapGrowthKB.toFixed(0)} KB${c.countsChanged.length ? `, changed: ${c.countsChanged.join(', ')}` : ''}`,
-      );
-    }
-  } catch (err) {
-    result.error = (err as Error).message;
-    log(`${definition.label} N=${n}: ${result.error}`);
   } finally {
-    publisher.close();
-    await teardown(workers, [server]);
+    if (redis) {
+      await cleanRedis(redis.url, prefix).catch((err: Error) => log(`could not clean ${prefix}*: ${err.message}`));
+      await redis.stop();
+    }
   }
   result.ms = clock() - started;
   return result;
-}
-
-/** Streams spread over three instances on one Redis: cross-instance latency, throughput, and a large hold. */
-async function runRedis(options: BenchOptions, pool: LoadPool): Promise<RedisResult> {
-  const prefix = `sse-bench-${process.pid}-${Date.now()}:`;
-  const result: RedisResult = { prefix, instances: 3, streams: options.redisStreams };
-  const started = clock();
-  const env = serverEnv(DEFAULT_OURS, { REDIS_URL: options.redisUrl!, SSE_REDIS_PREFIX: prefix });
-  let servers: ServerHandle[] = [];
-  const publishers: Publisher[] = [];
-  let workers: IpcClient[] = [];
-  try {
-    servers = await Promise.all(
-      [0, 1, 2].map((i) => startServer(SERVERS[DEFAULT_OURS], { env, name: `${DEFAULT_OURS}-redis-${i}` })),
-    );
-    const ports = servers.map((server) => server.port);
-    const publisher = new Publisher(ports[0], SERVERS[DEFAULT_OURS].publishPath, ADMIN);
-    publishers.push(publisher);
-    // User u connects to instance u % 3.
-    const perInstance = (users: number, offset = 0) =>
-      ports.map((_, i) => {
-        let count = 0;
-        for (let u = offset; u < offset + users; u++) if (u % ports.length === i) count++;
-        return count;
-      });
-
-    // Latency and throughput across instances.
-    const users = options.redisStreams;
-    workers = await pool.ensure(workersFor(users, options.perWorker));
-    result.connect = await connectStreams(workers, {
-      ports,
-      path: '/sse',
-      secret: BENCH_JWT_SECRET,
-      users,
-      streamsPerUser: 1,
-      concurrency: options.concurrency,
-    });
-    await waitForStreams(servers, perInstance(users));
-    log(`redis: ${result.connect.opened} streams over 3 instances in ${(result.connect.ms / 1000).toFixed(1)} s`);
-    // Unmeasured warm-up of the three instances' publish and delivery paths.
-    await targetedPhase(publisher, workers, servers, { sends: 300, rate: 0, concurrency: 8, users, streamsPerUser: 1, seed: 6 });
-    await broadcastPhase(publisher, workers, servers, { events: 2, streams: users, idleMs: options.idleMs });
-    result.targeted = await targetedPhase(publisher, workers, servers, {
-      sends: options.redisSends,
-      rate: options.targetedRate,
-      users,
-      streamsPerUser: 1,
-      seed: 7,
-      publishingPort: ports[0],
-    });
-    const t = result.targeted;
-    log(
-      `redis: targeted cross-instance p50 ${t.crossInstance?.p50.toFixed(2)} ms, p99 ${t.crossInstance?.p99.toFixed(2)} ms ` +
-        `(same instance p99 ${t.sameInstance?.p99.toFixed(2)} ms)`,
-    );
-    result.burst = await targetedPhase(publisher, workers, servers, {
-      sends: options.redisBurst,
-      rate: 0,
-      concurrency: 32,
-      users,
-      streamsPerUser: 1,
-      seed: 8,
-      publishingPort: ports[0],
-    });
-    log(
-      `redis: burst of ${options.redisBurst} sends: ${Math.round(result.burst.deliveriesPerSecond ?? 0)} deliveries/s, ` +
-        `${result.burst.lost} lost`,
-    );
-    result.broadcast = await broadcastPhase(publisher, workers, servers, {
-      events: options.broadcastEvents,
-      streams: users,
-      idleMs: options.idleMs,
-    });
-    log(`redis: broadcast ${Math.round(result.broadcast.deliveriesPerSecond)} deliveries/s, ${result.broadcast.missing} missing`);
-    await Promise.all(workers.map((worker) => worker.request('closeAll', {}, 60_000)));
-    await waitForStreams(servers, [0, 0, 0]);
-
-    // Holding many streams across the three.
-    const hold = options.redisHold;
-    const holdWorkers = await pool.ensure(workersFor(hold, options.perWorker));
-    workers = holdWorkers;
-    const rssBefore = await Promise.all(servers.map(async (server) => (await server.stats()).rss));
-    const connect = await connectStreams(holdWorkers, {
-      ports,
-      path: '/sse',
-      secret: BENCH_JWT_SECRET,
-      users: hold,
-      userOffset: HOLD_OFFSET,
-      streamsPerUser: 1,
-      concurrency: options.concurrency,
-      timeoutMs: 120_000,
-    });
-    const held = await waitForStreams(servers, perInstance(hold, HOLD_OFFSET), 60_000);
-    const after = await Promise.all(servers.map((server) => server.stats()));
-    const statsAnswer = await publisher.get('/sse/stats');
-    const clusterStats = statsAnswer.status === 200 ? JSON.parse(statsAnswer.body) : { status: statsAnswer.status };
-    const total = held.reduce((sum, value) => sum + value, 0);
-    log(`redis: holding ${total}/${hold} streams (${held.join(' + ')}), connected in ${(connect.ms / 1000).toFixed(1)} s`);
-    const broadcast = await broadcastPhase(publisher, holdWorkers, servers, {
-      events: Math.min(3, options.broadcastEvents),
-      streams: hold,
-      idleMs: options.idleMs,
-    });
-    log(`redis: broadcast to ${hold}: ${broadcast.complete} streams complete, ${broadcast.missing} missing`);
-    result.hold = {
-      wanted: hold,
-      connect,
-      perInstance: held,
-      rssPerInstanceMB: after.map((stats) => stats.rss / 1024 / 1024),
-      rssPerStreamKB: after.reduce((sum, stats, i) => sum + stats.rss - rssBefore[i], 0) / Math.max(1, total) / 1024,
-      clusterStats,
-      allOpen: total === hold && (clusterStats as { streams?: number }).streams === hold,
-      broadcast,
-    };
-  } catch (err) {
-    result.error = (err as Error).message;
-    log(`redis: ${result.error}`);
-  } finally {
-    publishers.forEach((publisher) => publisher.close());
-    await teardown(pool.workers, servers);
-    result.keysCleaned = await cleanRedis(options.redisUrl!, prefix).catch((err: Error) => {
-      log(`redis: could not clean ${prefix}*: ${err.message}`);
-      return undefined;
-    });
-  }
-  result.ms = clock() - started;
-  return result;
-}
-
-/** Users of the hold are u1000000… (a fresh set: the first part's leases may still be on their way out). */
-const HOLD_OFFSET = 1_000_000;
-
-async function cleanRedis(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  let cleaned = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2000);
-      cursor = next;
-      if (keys.length > 0) cleaned += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return cleaned;
 }
 
 /**
- * Our server (as the demo ships, on Fastify) under --cpu-prof: N streams take
- * broadcasts, then targeted sends arrive back to back (8 at a time, so that the
- * window is busy). Each phase is summarized over its own window.
+ * Our server (as the demo ships, on Fastify) under --cpu-prof: after a warm-up, N streams open
+ * (as the connect phase opens them), take broadcasts, then targeted sends arrive back to back (8 at
+ * a time, so that the window is busy). Each phase is summarized over its own window.
  */
 async function runProfile(options: BenchOptions, pool: LoadPool): Promise<ProfileRuns> {
   const dir = join(options.outDir, 'profile');
   mkdirSync(dir, { recursive: true });
   const name = `${DEFAULT_OURS}.cpuprofile`;
   const n = options.profileN;
-  const workers = await pool.ensure(workersFor(n, options.perWorker));
+  const workers = await pool.forStreams(n, options.perWorker);
   const server = await startServer(SERVERS[DEFAULT_OURS], {
     env: serverEnv(DEFAULT_OURS),
     execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`],
     name: `${DEFAULT_OURS}-profiled`,
   });
-  const publisher = new Publisher(server.port, SERVERS[DEFAULT_OURS].publishPath, ADMIN);
+  const publisher = new Publisher(server.port, SERVERS[DEFAULT_OURS].publishPath, BENCH_ADMIN_TOKEN);
   const windows: Record<string, { fromUs: number; toUs: number }> = {};
   try {
-    await connectStreams(workers, { ports: [server.port], path: '/sse', secret: BENCH_JWT_SECRET, users: n, streamsPerUser: 1, concurrency: options.concurrency });
-    await waitForStreams([server], [n]);
+    await warmUp(server, workers[0], publisher, options.idleMs, options.warmUp);
     let fromUs = await server.mark();
+    const connect = await connectStreams(workers, {
+      ports: [server.port],
+      path: '/sse',
+      secret: BENCH_JWT_SECRET,
+      users: n,
+      streamsPerUser: 1,
+      concurrency: options.concurrency,
+    });
+    windows.connect = { fromUs, toUs: await server.mark() };
+    log(`profile: ${n} streams opened under --cpu-prof, ${Math.round(connect.perSecond)}/s`);
+    await waitForStreams([server], [n]);
+    fromUs = await server.mark();
     const broadcast = await broadcastPhase(publisher, workers, [server], { events: options.profileEvents, streams: n, idleMs: options.idleMs });
     windows.broadcast = { fromUs, toUs: await server.mark() };
     log(`profile: ${options.profileEvents} broadcasts to ${n} streams under --cpu-prof, ${Math.round(broadcast.deliveriesPerSecond)} deliveries/s`);
@@ -533,6 +446,7 @@ async function runProfile(options: BenchOptions, pool: LoadPool): Promise<Profil
   for (let i = 0; i < 50 && !existsSync(file); i++) await sleep(100);
   if (!existsSync(file)) return { error: `no profile written at ${file}` };
   return {
+    connect: summarizeProfileFile(file, { ...windows.connect, top: 25, busyOnly: true }),
     broadcast: summarizeProfileFile(file, { ...windows.broadcast, top: 25 }),
     targeted: summarizeProfileFile(file, { ...windows.targeted, top: 25, busyOnly: true }),
   };
@@ -563,7 +477,7 @@ function meta(options: BenchOptions): Record<string, unknown> {
     commit,
     packageVersion: pkg.version,
     distBuiltAt: built('dist/sse/notification.service.js'),
-    options: { ...options, redisUrl: options.redisUrl ? '(set)' : undefined, databaseUrl: options.databaseUrl ? '(set)' : undefined },
+    options: { ...options, redisUrl: options.redisUrl ? '(given)' : undefined, databaseUrl: options.databaseUrl ? '(set)' : undefined },
   };
 }
 
@@ -572,49 +486,153 @@ async function main(): Promise<void> {
   mkdirSync(options.outDir, { recursive: true });
   const started = clock();
   const results: BenchResults = { meta: meta(options), runs: [] };
+  const parts: Record<string, number> = {};
+  const timed = async <T>(part: string, work: () => Promise<T>): Promise<T> => {
+    const from = clock();
+    try {
+      return await work();
+    } finally {
+      parts[part] = (clock() - from) / 1000;
+      log(`${part}: ${parts[part].toFixed(0)} s`);
+    }
+  };
+  const has = (scenario: Scenario) => options.scenarios.includes(scenario);
+  const needsRedis = has('storm') || has('scale') || has('inbox') || (has('single') && options.servers.some((kind) => SERVERS[kind].redis));
+  const found = needsRedis && options.redis ? await findRedis(options.redisUrl, process.env.REDIS_URL || undefined) : undefined;
+  const redis = found && 'open' in found ? found : undefined;
+  (results.meta as Record<string, unknown>).redis = redis?.describe ?? (found && 'none' in found ? `none: ${found.none}` : 'none');
   log(
-    `N = ${options.ns.join(', ')}; servers: ${options.servers.join(', ')}; ` +
-      `Redis: ${options.redis ? 'yes' : 'no (REDIS_URL not set)'}; profile: ${options.profile ? 'yes' : 'no'}`,
+    `scenarios: ${options.scenarios.join(', ')}${options.parallel > 1 ? `, ${options.parallel} side by side` : ''}` +
+      `${has('single') ? `; N = ${options.ns.join(', ')}; servers: ${options.servers.join(', ')}` : ''}` +
+      `; Redis: ${(results.meta as Record<string, unknown>).redis}`,
   );
-  const pool = new LoadPool();
+  // One lane runs its parts one after the other, with load generators of its own; side by side (the smoke
+  // run), there are several lanes.
+  const pools = Array.from({ length: Math.max(1, options.parallel) }, () => new LoadPool());
   const stop = async () => {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
     process.exit(130);
   };
   process.once('SIGINT', () => void stop());
-  try {
-    for (const n of options.inboxOnly ? [] : options.ns) {
-      for (const kind of options.servers) {
-        results.runs.push(await runScenario(options, pool, kind, n, 1, { broadcast: true, targeted: true, churn: true }));
-      }
-      if (options.multi > 1 && options.multiNs.includes(n)) {
-        for (const kind of options.servers) {
-          results.runs.push(
-            await runScenario(options, pool, kind, n, options.multi, { broadcast: true, targeted: true, churn: false }),
-          );
-        }
-      }
+  const tasks: Array<(pool: LoadPool) => Promise<unknown>> = [];
+  if (has('single')) {
+    const runs: Array<[ServerKind, number, number]> = [];
+    for (const n of options.ns) {
+      for (const kind of options.servers) runs.push([kind, n, 1]);
+      if (options.multi > 1 && options.multiNs.includes(n)) for (const kind of options.multiServers) runs.push([kind, n, options.multi]);
     }
-    if (options.redis && !options.inboxOnly) results.redis = await runRedis(options, pool);
-    if (options.profile && !options.inboxOnly) results.profile = await runProfile(options, pool);
-    if (options.inbox) {
-      results.inbox = await runInboxBench(
+    const single = (pool: LoadPool, [kind, n, streamsPerUser]: [ServerKind, number, number]) =>
+      runScenario(options, pool, redis, kind, n, streamsPerUser, { broadcast: true, targeted: true, churn: streamsPerUser === 1 });
+    if (options.parallel > 1) {
+      // Each server is a part of its own, after the longer scenarios (queued below).
+      for (const run of runs) tasks.push(async (pool) => results.runs.push(await single(pool, run)));
+    } else {
+      tasks.push((pool) =>
+        timed('single servers', async () => {
+          for (const run of runs) results.runs.push(await single(pool, run));
+        }),
+      );
+    }
+  }
+  const storm = {
+    streams: options.stormStreams,
+    targetedRate: options.stormTargetedRate,
+    broadcastRate: options.stormBroadcastRate,
+    leadMs: options.stormLeadMs,
+    tailMs: options.stormTailMs,
+    perWorker: options.perWorker,
+    concurrency: options.concurrency,
+    idleMs: options.idleMs,
+  };
+  const scale = {
+    stages: options.scaleNs,
+    perWorker: options.scalePerWorker,
+    broadcastEvents: options.scaleBroadcasts,
+    targetedSends: options.scaleSends,
+    targetedRate: options.targetedRate,
+    burst: options.scaleBurst,
+    concurrency: options.concurrency,
+    idleMs: options.idleMs,
+  };
+  const onInstances = <T>(pool: LoadPool, count: number, name: string, work: (instances: Instances) => Promise<T>) =>
+    withBenchRedis(redis!, (r) => withInstances({ count, name, warmUp: options.warmUp, idleMs: options.idleMs }, r, pool, work));
+  const stormFailed = (err: unknown) => {
+    results.storm ??= { instances: options.stormInstances, streams: options.stormStreams, prefix: '', error: (err as Error).message };
+    log(`storm: ${(err as Error).message}`);
+  };
+  const scaleFailed = (err: unknown) => {
+    results.scale ??= { instances: options.scaleInstances, prefix: '', stages: [], error: (err as Error).message };
+    log(`scale: ${(err as Error).message}`);
+  };
+  if (redis && options.smoke && has('storm') && has('scale')) {
+    // The smoke run starts fewer servers: the storm runs on the scale scenario's instances, after it.
+    tasks.push((pool) =>
+      timed('scale, then the reconnect storm', () =>
+        onInstances(pool, Math.max(options.scaleInstances, options.stormInstances), 'cluster', async (instances) => {
+          results.scale = await runScale(scale, pool, instances, log);
+          results.storm = await runStorm(storm, pool, instances, log);
+        }).catch((err) => {
+          scaleFailed(err);
+          stormFailed(err);
+        }),
+      ),
+    );
+  } else {
+    if (has('storm') && redis) {
+      tasks.push((pool) =>
+        timed('reconnect storm', () =>
+          onInstances(pool, options.stormInstances, 'storm', async (instances) => {
+            results.storm = await runStorm(storm, pool, instances, log);
+          }).catch(stormFailed),
+        ),
+      );
+    }
+    if (has('scale') && redis) {
+      tasks.push((pool) =>
+        timed('scale', () =>
+          onInstances(pool, options.scaleInstances, 'scale', async (instances) => {
+            results.scale = await runScale(scale, pool, instances, log);
+          }).catch(scaleFailed),
+        ),
+      );
+    }
+  }
+  if (has('profile')) {
+    tasks.push(async (pool) => {
+      results.profile = await timed('profile', () => runProfile(options, pool));
+    });
+  }
+  if (has('inbox')) {
+    // Loaded when it starts: it loads the library (and Nest) into this process, which the rest has no need of.
+    const inbox = async (redisUrl?: string) =>
+      (await import('./inbox.js')).runInboxBench(
         {
           sends: options.inboxSends,
           rounds: options.inboxRounds,
           users: options.inboxUsers,
           big: options.inboxBig,
-          countReads: 200,
-          redisUrl: options.redisUrl,
+          countReads: options.smoke ? 50 : 200,
+          redisUrl,
           databaseUrl: options.databaseUrl,
           serverEnv: (extra) => serverEnv(DEFAULT_OURS, extra),
         },
         log,
       );
-    }
-  } finally {
-    await pool.close();
+    tasks.push(async () => {
+      results.inbox = await timed('inbox', () => (redis ? withBenchRedis(redis, (r) => inbox(r.url)) : inbox()));
+    });
   }
+  try {
+    // Longest first: the servers alone were queued first, so they go last.
+    const queue = options.parallel > 1 ? [...tasks].reverse() : tasks;
+    const lane = async (pool: LoadPool) => {
+      for (let task = queue.shift(); task; task = queue.shift()) await task(pool);
+    };
+    await Promise.all(pools.map(lane));
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+  (results.meta as Record<string, unknown>).secondsPerPart = parts;
   (results.meta as Record<string, unknown>).loadAverageAtEnd = loadavg();
   (results.meta as Record<string, unknown>).totalSeconds = (clock() - started) / 1000;
 
@@ -624,7 +642,7 @@ async function main(): Promise<void> {
   console.log(`\n${report.text}`);
   const profileText = results.profile && formatProfileRuns(results.profile);
   if (profileText) console.log(`\n${profileText}`);
-  if (results.inbox) console.log(`\n${formatInbox(results.inbox)}`);
+  if (results.inbox) console.log(`\n${(await import('./inbox.js')).formatInbox(results.inbox)}`);
   const jsonPath = join(options.outDir, options.smoke ? 'smoke.json' : 'latest.json');
   const chartPath = join(options.outDir, options.smoke ? 'smoke-chart.svg' : 'chart.svg');
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);

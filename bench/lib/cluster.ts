@@ -2,6 +2,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from './ipc.js';
+import { BENCH_JWT_SECRET } from './jwt.js';
 import type { ServerStats } from '../servers/server-ipc.js';
 
 /** dist-bench/, where the compiled scripts live. */
@@ -10,9 +11,10 @@ export const BENCH_DIST = fileURLToPath(new URL('..', import.meta.url));
 /**
  * `raw` and `express` are the same minimal fan-out, routed by node:http or by
  * Express alone; `module` is our demo app on Express, `fastify` the same app on
- * Fastify (its default adapter); `plain` is NestJS as tutorials write it.
+ * Fastify (its default adapter), `redis` that one over Redis; `plain` is NestJS
+ * as tutorials write it.
  */
-export type ServerKind = 'raw' | 'express' | 'module' | 'fastify' | 'plain';
+export type ServerKind = 'raw' | 'express' | 'module' | 'fastify' | 'redis' | 'plain';
 
 export interface ServerDefinition {
   readonly kind: ServerKind;
@@ -23,6 +25,8 @@ export interface ServerDefinition {
   readonly ours: boolean;
   /** What this server adds to the environment. */
   readonly env?: Record<string, string>;
+  /** Runs over the bench's Redis (a key prefix of its own each time). */
+  readonly redis?: boolean;
 }
 
 export const SERVERS: Record<ServerKind, ServerDefinition> = {
@@ -44,14 +48,42 @@ export const SERVERS: Record<ServerKind, ServerDefinition> = {
     ours: true,
     env: { HTTP_ADAPTER: 'fastify' },
   },
+  redis: {
+    kind: 'redis',
+    label: 'ours on Fastify over Redis',
+    script: 'servers/module-server.js',
+    publishPath: '/notifications',
+    ours: true,
+    env: { HTTP_ADAPTER: 'fastify' },
+    redis: true,
+  },
   plain: { kind: 'plain', label: 'plain NestJS', script: 'servers/plain-nest-server.js', publishPath: '/publish', ours: false },
 };
 
 /** Our servers, in the order the table shows them. */
-export const OUR_KINDS: readonly ServerKind[] = ['module', 'fastify'];
+export const OUR_KINDS: readonly ServerKind[] = ['module', 'fastify', 'redis'];
 
-/** Ours as the demo app ships (Fastify): what the Redis scenario and the profile run. */
+/** Ours as the demo app ships (Fastify): what the Redis scenarios and the profile run. */
 export const DEFAULT_OURS: ServerKind = 'fastify';
+
+/**
+ * The environment of a server of the bench: the secret every server verifies with and, for ours, the
+ * demo's settings for the bench. In memory unless `extra` says otherwise: the environment's REDIS_URL
+ * and DATABASE_URL are the bench's, not the servers'.
+ */
+export function serverEnv(kind: ServerKind, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { JWT_SECRET: BENCH_JWT_SECRET, ...SERVERS[kind].env };
+  if (SERVERS[kind].ours) {
+    // Heartbeats off: the other servers have none. The per-instance cap above
+    // the default 10,000 (SSE_MAX_CONNECTIONS; see module-server.ts).
+    Object.assign(env, {
+      SSE_HEARTBEAT_MS: '3600000',
+      SSE_MAX_CONNECTIONS: '20000',
+      DEMO_TOKENS: 'false',
+    });
+  }
+  return { REDIS_URL: '', DATABASE_URL: '', ...env, ...extra };
+}
 
 export interface ServerHandle {
   readonly definition: ServerDefinition;
@@ -61,6 +93,8 @@ export interface ServerHandle {
   stats(gc?: boolean): Promise<ServerStats>;
   mark(): Promise<number>;
   stop(): Promise<void>;
+  /** SIGKILL: the process dies at once, with no cleanup (its sockets are closed by the kernel). */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -93,6 +127,12 @@ export async function startServer(definition: ServerDefinition, options: StartOp
       await exited;
       clearTimeout(timer);
     },
+    kill: async () => {
+      if (!ipc.alive) return;
+      const exited = ipc.exited;
+      child.kill('SIGKILL');
+      await exited;
+    },
   };
 }
 
@@ -112,6 +152,11 @@ export class LoadPool {
       this.workers.push(worker);
     }
     return this.workers.slice(0, count);
+  }
+
+  /** Enough of them for `streams`, at most `perWorker` each. */
+  forStreams(streams: number, perWorker: number): Promise<IpcClient[]> {
+    return this.ensure(Math.max(1, Math.ceil(streams / perWorker)));
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,9 @@ export function signJwt(secret: string, sub: string, roles: string[] = [], ttlSe
   return `${HEADER}.${payload}.${signature}`;
 }
 
+/** The publisher's token: an admin, as POST /notifications (and /publish) require. */
+export const BENCH_ADMIN_TOKEN = signJwt(BENCH_JWT_SECRET, 'bench-admin', ['admin']);
+
 export interface JwtClaims {
   sub: string;
   roles: string[];

@@ -1,10 +1,11 @@
 // The measured phases, shared by the single-instance runs, the Redis cluster and the profile.
 import { histogramPercentiles, percentile } from './histogram.js';
+import { BENCH_JWT_SECRET } from './jwt.js';
 import type { IpcClient } from './ipc.js';
 import type { ServerHandle } from './cluster.js';
 import { BROADCAST_TYPE, clock, TARGETED_TYPE } from './protocol.js';
 import type { Publisher } from './publisher.js';
-import type { BroadcastResult, ConnectResult, TargetedResult } from './types.js';
+import type { BroadcastResult, ConnectResult, InProcessPublishResult, OpenAnswer, TargetedResult } from './types.js';
 
 let phaseSeq = 0;
 
@@ -49,35 +50,53 @@ export interface ConnectPlan {
   /** Handshakes in flight, over all workers. */
   concurrency: number;
   timeoutMs?: number;
+  /** The source addresses of each worker's sockets (by the worker's index), past the ephemeral ports of one. */
+  localAddresses?: (worker: number) => string[] | undefined;
+  /** Streams that check their storm events, and reconnect elsewhere once failover is armed. */
+  resumable?: boolean;
 }
 
-/** Splits the users evenly over the workers, which open their streams concurrently. */
-export async function connectStreams(workers: readonly IpcClient[], plan: ConnectPlan): Promise<ConnectResult> {
+/**
+ * Splits the users evenly over the workers. Each makes its streams ready first (tokens signed, untimed),
+ * then all open theirs at once, `concurrency` handshakes in flight over all of them: the time is from the
+ * first connect to the last handshake, on the clock the processes share. With `servers`, their CPU over
+ * the opening too.
+ */
+export async function connectStreams(
+  workers: readonly IpcClient[],
+  plan: ConnectPlan,
+  servers: readonly ServerHandle[] = [],
+): Promise<ConnectResult> {
   const offset = plan.userOffset ?? 0;
   const per = Math.ceil(plan.users / workers.length);
-  const started = clock();
-  const answers = await Promise.all(
-    workers.map((worker, i) => {
-      const userStart = offset + Math.min(plan.users, i * per);
-      const userEnd = offset + Math.min(plan.users, (i + 1) * per);
-      return worker.request<{ opened: number; failed: number; statuses: Record<string, number>; errors: Record<string, number> }>(
-        'connect',
+  await Promise.all(
+    workers.map((worker, i) =>
+      worker.request(
+        'prepare',
         {
-          userStart,
-          userEnd,
+          userStart: offset + Math.min(plan.users, i * per),
+          userEnd: offset + Math.min(plan.users, (i + 1) * per),
           streamsPerUser: plan.streamsPerUser,
           ports: plan.ports,
           host: '127.0.0.1',
           path: plan.path,
           secret: plan.secret,
-          concurrency: Math.max(16, Math.ceil(plan.concurrency / workers.length)),
-          timeoutMs: plan.timeoutMs ?? 60_000,
+          localAddresses: plan.localAddresses?.(i),
+          resumable: plan.resumable ?? false,
         },
-        600_000,
-      );
-    }),
+        120_000,
+      ),
+    ),
   );
-  const ms = clock() - started;
+  const concurrency = Math.max(16, Math.ceil(plan.concurrency / workers.length));
+  const cpu0 = await serversCpu(servers);
+  const answers = await Promise.all(
+    workers.map((worker) =>
+      worker.request<OpenAnswer>('open', { concurrency, timeoutMs: plan.timeoutMs ?? 60_000 }, 600_000),
+    ),
+  );
+  const cpu1 = await serversCpu(servers);
+  const ms = Math.max(...answers.map((a) => a.doneAt)) - Math.min(...answers.map((a) => a.startedAt));
   const result: ConnectResult = {
     wanted: plan.users * plan.streamsPerUser,
     opened: 0,
@@ -86,14 +105,26 @@ export async function connectStreams(workers: readonly IpcClient[], plan: Connec
     errors: {},
     ms,
     perSecond: 0,
+    workers: workers.length,
+    concurrency: concurrency * workers.length,
+    loadCpuPerConnectUs: 0,
+    loadCpuShare: Math.max(...answers.map((a) => cpuMs({ user: 0, system: 0 }, a.cpu) / Math.max(1, a.doneAt - a.startedAt))),
   };
+  let loadCpuMs = 0;
   for (const answer of answers) {
     result.opened += answer.opened;
     result.failed += answer.failed;
+    loadCpuMs += cpuMs({ user: 0, system: 0 }, answer.cpu);
     for (const [key, value] of Object.entries(answer.statuses)) result.statuses[key] = (result.statuses[key] ?? 0) + value;
     for (const [key, value] of Object.entries(answer.errors)) result.errors[key] = (result.errors[key] ?? 0) + value;
   }
   result.perSecond = result.opened / (ms / 1000);
+  result.loadCpuPerConnectUs = (loadCpuMs * 1000) / Math.max(1, result.opened);
+  if (servers.length > 0) {
+    const serverMs = cpuDeltaMs(cpu0, cpu1);
+    result.serverCpuPerConnectUs = (serverMs * 1000) / Math.max(1, result.opened);
+    result.serverCpuShare = serverMs / ms;
+  }
   return result;
 }
 
@@ -211,6 +242,20 @@ interface TargetedAnswer {
   lastRecv: number;
 }
 
+/** Until every targeted event of the phase is in, or nothing more came for 3 s; then what each worker got. */
+async function awaitTargeted(workers: readonly IpcClient[], expected: number): Promise<TargetedAnswer[]> {
+  let received = 0;
+  let lastChange = Date.now();
+  while (received < expected && Date.now() - lastChange < 3000) {
+    await sleep(50);
+    const counts = await Promise.all(workers.map((w) => w.request<{ count: number }>('targetedCount')));
+    const now = counts.reduce((sum, c) => sum + c.count, 0);
+    if (now !== received) lastChange = Date.now();
+    received = now;
+  }
+  return Promise.all(workers.map((w) => w.request<TargetedAnswer>('targetedResult')));
+}
+
 function summarize(latencies: number[]): { count: number; p50: number; p99: number } {
   latencies.sort((a, b) => a - b);
   return { count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
@@ -256,18 +301,8 @@ export async function targetedPhase(
   }
   const sendMs = issuedMs || clock() - started;
   const expected = plan.sends * plan.streamsPerUser;
-  // Until every event is in, or nothing more came for 3 s.
-  let received = 0;
-  let lastChange = Date.now();
-  while (received < expected && Date.now() - lastChange < 3000) {
-    await sleep(50);
-    const counts = await Promise.all(workers.map((w) => w.request<{ count: number }>('targetedCount')));
-    const now = counts.reduce((sum, c) => sum + c.count, 0);
-    if (now !== received) lastChange = Date.now();
-    received = now;
-  }
+  const answers = await awaitTargeted(workers, expected);
   const cpu1 = await serversCpu(servers);
-  const answers = await Promise.all(workers.map((w) => w.request<TargetedAnswer>('targetedResult')));
   const all: number[] = [];
   const same: number[] = [];
   const cross: number[] = [];
@@ -301,6 +336,80 @@ export async function targetedPhase(
   }
   if (plan.rate === 0 && lastRecv > 0) result.deliveriesPerSecond = all.length / ((lastRecv - started) / 1000);
   return result;
+}
+
+export interface InProcessPlan {
+  calls: number;
+  users: number;
+  userOffset?: number;
+  streamsPerUser: number;
+  seed: number;
+}
+
+/**
+ * `NotificationService.publishToUser` called in our server's own process (no HTTP), to random users
+ * with a stream, each call awaited before the next: the server's CPU per call, measured around the
+ * loop. Every event must reach its user's streams.
+ */
+export async function inProcessPublishPhase(
+  server: ServerHandle,
+  workers: readonly IpcClient[],
+  plan: InProcessPlan,
+): Promise<InProcessPublishResult> {
+  const phase = ++phaseSeq;
+  const random = rng(plan.seed);
+  const offset = plan.userOffset ?? 0;
+  const userIds = Array.from({ length: plan.calls }, () => `u${offset + Math.floor(random() * plan.users)}`);
+  await Promise.all(workers.map((worker) => worker.request('reset', { phase })));
+  const answer = await server.ipc.request<{ cpu: NodeJS.CpuUsage; ms: number }>(
+    'publishInProcess',
+    { phase, eventType: TARGETED_TYPE, userIds },
+    300_000,
+  );
+  const expected = plan.calls * plan.streamsPerUser;
+  const answers = await awaitTargeted(workers, expected);
+  const received = answers.reduce((sum, a) => sum + a.count, 0);
+  return {
+    calls: plan.calls,
+    cpuPerCallUs: cpuMs({ user: 0, system: 0 }, answer.cpu) * 1000 / plan.calls,
+    wallPerCallUs: (answer.ms * 1000) / plan.calls,
+    expected,
+    received,
+    lost: Math.max(0, expected - received),
+    misdelivered: answers.reduce((sum, a) => sum + a.misdelivered, 0),
+  };
+}
+
+/** Users of the warm-up: a set of their own, far from any scenario's. */
+const WARM_UP_OFFSET = 9_000_000;
+
+/**
+ * Unmeasured: `users` streams (200 unless told), 5 broadcasts and as many targeted sends as streams,
+ * then closed, so that the code paths are compiled and the pools allocated before the baseline.
+ */
+export async function warmUp(server: ServerHandle, worker: IpcClient, publisher: Publisher, idleMs: number, users = 200): Promise<void> {
+  await connectStreams([worker], {
+    ports: [server.port],
+    path: '/sse',
+    secret: BENCH_JWT_SECRET,
+    users,
+    userOffset: WARM_UP_OFFSET,
+    streamsPerUser: 1,
+    concurrency: 64,
+  });
+  await waitForStreams([server], [users]);
+  await broadcastPhase(publisher, [worker], [server], { events: 5, streams: users, idleMs });
+  await targetedPhase(publisher, [worker], [server], {
+    sends: users,
+    rate: 0,
+    concurrency: 8,
+    users,
+    userOffset: WARM_UP_OFFSET,
+    streamsPerUser: 1,
+    seed: 1,
+  });
+  await worker.request('closeAll', {}, 60_000);
+  await waitForStreams([server], [0]);
 }
 
 /** Workers close their streams as the server goes away, then the server exits. */

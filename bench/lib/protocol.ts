@@ -18,3 +18,12 @@ export interface BenchEventData {
 export function clock(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** The event type of the reconnect storm's events, broadcast and targeted. */
+export const STORM_TYPE = 'storm';
+
+/**
+ * The data of a storm event: a broadcast carries its index among the broadcasts
+ * (`b`), a targeted event its user and its index among that user's events (`u`, `i`).
+ */
+export type StormEventData = { b: number } | { u: string; i: number };

@@ -1,15 +1,39 @@
 import type { ServerKind } from './cluster.js';
 
-export interface ConnectResult {
-  /** Streams asked for. */
-  wanted: number;
+/** How a batch of handshakes went. */
+export interface Handshakes {
   opened: number;
   failed: number;
   /** Status codes (or `none`) of the refused ones. */
   statuses: Record<string, number>;
   errors: Record<string, number>;
+}
+
+/** One load generator's answer to `open`. */
+export interface OpenAnswer extends Handshakes {
+  ms: number;
+  /** The shared clock when the first connect started, and when the last handshake ended. */
+  startedAt: number;
+  doneAt: number;
+  /** The load generator's CPU over the opening. */
+  cpu: NodeJS.CpuUsage;
+}
+
+export interface ConnectResult extends Handshakes {
+  /** Streams asked for. */
+  wanted: number;
+  /** From the first connect to the last handshake. */
   ms: number;
   perSecond: number;
+  /** Load generator processes, and handshakes in flight over all of them. */
+  workers: number;
+  concurrency: number;
+  /** CPU of the load generators per stream opened (µs), and the busiest one's share of a core. */
+  loadCpuPerConnectUs: number;
+  loadCpuShare: number;
+  /** Server CPU per stream opened (µs), and as a share of one core over the opening (one server). */
+  serverCpuPerConnectUs?: number;
+  serverCpuShare?: number;
 }
 
 export interface MemoryResult {
@@ -71,6 +95,19 @@ export interface TargetedResult {
   deliveriesPerSecond?: number;
 }
 
+/** `NotificationService.publishToUser` called in the server's own process, one call after the other. */
+export interface InProcessPublishResult {
+  calls: number;
+  /** The server's CPU per call (µs), measured around the loop in the server. */
+  cpuPerCallUs: number;
+  /** Wall time per call (µs). */
+  wallPerCallUs: number;
+  expected: number;
+  received: number;
+  lost: number;
+  misdelivered: number;
+}
+
 export interface ChurnResult {
   churnedPerRound: number;
   rounds: number;
@@ -101,31 +138,91 @@ export interface ScenarioResult {
   memory?: MemoryResult;
   broadcast?: BroadcastResult;
   targeted?: TargetedResult;
+  /** Ours: publishToUser in the server's process. */
+  inProcess?: InProcessPublishResult;
   churn?: ChurnResult;
   ready?: Record<string, unknown>;
   error?: string;
   ms?: number;
 }
 
-export interface RedisResult {
-  prefix: string;
+/** The reconnect storm: an instance holding resumable streams is killed; its clients resume on the others. */
+export interface StormResult {
   instances: number;
   streams: number;
+  prefix: string;
+  /** Opening the streams on the instance that is then killed. */
   connect?: ConnectResult;
+  recovery?: {
+    /** From the SIGKILL until every stream is streaming again (its first event on another instance), in ms. */
+    allStreamingMs: number;
+    p50Ms: number;
+    p99Ms: number;
+    /** Streams that closed with the kill and reconnected; those streaming again. */
+    failedOver: number;
+    streaming: number;
+    /** Reconnections tried, and retried after a refusal or a failed socket (by status or error). */
+    attempts: number;
+    retries: number;
+    statuses: Record<string, number>;
+  };
+  published?: { broadcasts: number; targeted: number; refused: number; inWindow: number };
+  delivery?: StormDelivery;
+  /** From the surviving instances' /metrics, from the kill until every stream streamed again. */
+  window?: {
+    ms: number;
+    historyReadsSent: number;
+    historyReadsMerged: number;
+    replayedEvents: number;
+    lossEvents: number;
+    /** Redis's own count of Lua script calls (INFO commandstats), and what the bench can account for. */
+    scriptCalls: number;
+    /** Whether the Redis was the bench's own, so that its counts are the bench's alone. */
+    redisOwn: boolean;
+    reconnectAttempts: number;
+    publishes: number;
+  };
+  error?: string;
+  ms?: number;
+}
+
+/** The storm's clients' own verdict: every broadcast and every event of their user, once each, in id order. */
+export interface StormDelivery {
+  users: number;
+  /** Users that got everything published. */
+  caughtUp: number;
+  received: number;
+  missed: number;
+  duplicates: number;
+  outOfOrder: number;
+  misdelivered: number;
+  /** `sse.loss` events the clients got. */
+  losses: number;
+}
+
+/** One size of the scale scenario: streams held over the instances, a broadcast to all, targeted latency. */
+export interface ScaleStage {
+  n: number;
+  connect: ConnectResult;
+  /** Streams each instance holds, and whether the cluster's GET /sse/stats counts them all. */
+  perInstance: number[];
+  clusterStreams?: number;
+  allOpen: boolean;
+  rssPerInstanceMB: number[];
+  /** (RSS of every instance − RSS before any stream) / streams, in KB. */
+  rssPerStreamKB: number;
+  broadcast?: BroadcastResult;
   targeted?: TargetedResult;
   burst?: TargetedResult;
-  broadcast?: BroadcastResult;
-  hold?: {
-    wanted: number;
-    connect: ConnectResult;
-    perInstance: number[];
-    rssPerInstanceMB: number[];
-    rssPerStreamKB: number;
-    clusterStats?: unknown;
-    allOpen: boolean;
-    broadcast?: BroadcastResult;
-  };
-  keysCleaned?: number;
+}
+
+/** Our server (as the demo ships) on several instances over Redis, at growing numbers of streams. */
+export interface ScaleResult {
+  instances: number;
+  prefix: string;
+  loadWorkers?: number;
+  sourceAddresses?: number;
+  stages: ScaleStage[];
   error?: string;
   ms?: number;
 }

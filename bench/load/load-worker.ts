@@ -1,12 +1,28 @@
 // A load generator process: holds up to ~9,000 SSE streams (its fd limit is
 // 20,000), counts the events of each, and measures publish-to-receive latency
 // from the send time the publisher put in each event. Driven by the
-// orchestrator over IPC.
+// orchestrator over IPC. Its streams of the reconnect storm are resumable: when
+// their instance dies, they reconnect at once to another, with Last-Event-ID.
 import { serveIpc } from '../lib/ipc.js';
 import { signJwt } from '../lib/jwt.js';
 import { HIST_SIZE, histogramIndex, sparse } from '../lib/histogram.js';
-import { BROADCAST_TYPE, type BenchEventData, clock, TARGETED_TYPE } from '../lib/protocol.js';
+import {
+  BROADCAST_TYPE,
+  type BenchEventData,
+  clock,
+  type StormEventData,
+  STORM_TYPE,
+  TARGETED_TYPE,
+} from '../lib/protocol.js';
+import { LOSS_EVENT } from '../../dist/protocol/reserved-events.js';
+import type { OpenAnswer, StormDelivery } from '../lib/types.js';
+import { DeliveryCheck } from './delivery-check.js';
 import { type ClientSink, SseConnection, type StreamSpec } from './sse-client.js';
+
+/** A stream to open; a resumable one carries the check of its user's storm events. */
+interface LoadSpec extends StreamSpec {
+  readonly check?: DeliveryCheck;
+}
 
 type EventData = BenchEventData;
 
@@ -37,6 +53,21 @@ let otherEvents = 0;
 
 const tokens = new Map<number, string>();
 let churned: StreamSpec[] = [];
+/** Streams made ready for the next timed `open`: tokens signed beforehand. */
+let prepared: LoadSpec[] = [];
+
+// The reconnect storm.
+const checks = new Map<number, DeliveryCheck>();
+/** Where resumable streams go when theirs closes (the surviving instances), once armed. */
+let failover: { ports: number[]; timeoutMs: number; retryMs: number } | undefined;
+/** Reconnections not yet streaming (no event yet), and retries waiting for their time. */
+const recovering = new Set<SseConnection>();
+const retryTimers = new Set<NodeJS.Timeout>();
+/** What the storm's clients should have got (see expectDelivery). */
+let expected:
+  | { lastBroadcast: number; own: Record<string, number>; refusedBroadcasts: Set<number>; refusedOwn: Map<string, Set<number>> }
+  | undefined;
+const storm = { failedOver: 0, attempts: 0, retries: 0, statuses: {} as Record<string, number>, streamingAt: [] as number[] };
 
 const sink: ClientSink = {
   onHead(conn, status) {
@@ -47,8 +78,11 @@ const sink: ClientSink = {
       done(status, conn.error);
     }
   },
-  onEvent(conn, type, data) {
-    if (type === BROADCAST_TYPE) {
+  onEvent(conn, type, data, id) {
+    if (recovering.delete(conn)) storm.streamingAt.push(clock());
+    if (type === STORM_TYPE) {
+      (conn.spec as LoadSpec).check?.onEvent(JSON.parse(data) as StormEventData, id);
+    } else if (type === BROADCAST_TYPE) {
       const event = JSON.parse(data) as EventData;
       if (event.p !== phase) return;
       const now = clock();
@@ -68,15 +102,28 @@ const sink: ClientSink = {
       latencyPorts.push(conn.spec.port);
       targetedLastRecv = now;
       if (event.u !== conn.spec.userId) misdelivered++;
+    } else if (type === LOSS_EVENT && (conn.spec as LoadSpec).check) {
+      (conn.spec as LoadSpec).check!.losses++;
     } else {
       otherEvents++;
     }
   },
   onClose(conn, error) {
     conns.delete(conn);
+    const spec = conn.spec as LoadSpec;
+    if (recovering.delete(conn) && !conn.closing) {
+      // A reconnection that did not get to stream (refused, or the socket failed): again, after a pause.
+      const key = String(conn.status || conn.error || 'none');
+      storm.statuses[key] = (storm.statuses[key] ?? 0) + 1;
+      storm.retries++;
+      if (failover) reopenElsewhere(spec, conn.lastEventId, failover.retryMs);
+    } else if (conn.status === 200 && !conn.closing && spec.check && failover) {
+      storm.failedOver++;
+      reopenElsewhere(spec, conn.lastEventId, 0);
+    }
     if (conn.status === 200) {
       openCount--;
-      if (!conn.closing) {
+      if (!conn.closing && !(spec.check && failover)) {
         unexpectedCloses++;
         const key = error ?? 'closed-by-server';
         closeErrors[key] = (closeErrors[key] ?? 0) + 1;
@@ -86,18 +133,11 @@ const sink: ClientSink = {
   },
 };
 
-interface OpenResult {
-  opened: number;
-  failed: number;
-  statuses: Record<string, number>;
-  errors: Record<string, number>;
-  ms: number;
-}
-
-function open(specs: StreamSpec[], concurrency: number, timeoutMs: number): Promise<OpenResult> {
+function open(specs: StreamSpec[], concurrency: number, timeoutMs: number): Promise<OpenAnswer> {
   const started = clock();
-  const result: OpenResult = { opened: 0, failed: 0, statuses: {}, errors: {}, ms: 0 };
-  if (specs.length === 0) return Promise.resolve(result);
+  const cpu = process.cpuUsage();
+  const result: OpenAnswer = { opened: 0, failed: 0, statuses: {}, errors: {}, ms: 0, startedAt: started, doneAt: started, cpu };
+  if (specs.length === 0) return Promise.resolve({ ...result, cpu: process.cpuUsage(cpu) });
   return new Promise((resolve) => {
     let next = 0;
     let inflight = 0;
@@ -116,7 +156,9 @@ function open(specs: StreamSpec[], concurrency: number, timeoutMs: number): Prom
             if (error) result.errors[error] = (result.errors[error] ?? 0) + 1;
           }
           if (result.opened + result.failed === specs.length) {
-            result.ms = clock() - started;
+            result.doneAt = clock();
+            result.ms = result.doneAt - started;
+            result.cpu = process.cpuUsage(cpu);
             resolve(result);
           } else launch();
         });
@@ -130,6 +172,28 @@ function tokenOf(secret: string, user: number): string {
   let token = tokens.get(user);
   if (!token) tokens.set(user, (token = signJwt(secret, `u${user}`)));
   return token;
+}
+
+/** A resumable stream's next connection: to a surviving instance, after `lastEventId`. */
+function reopenElsewhere(spec: LoadSpec, lastEventId: string | undefined, delayMs: number): void {
+  const go = (timer?: NodeJS.Timeout) => {
+    if (timer) retryTimers.delete(timer);
+    if (!failover) return;
+    const { ports, timeoutMs } = failover;
+    const conn = new SseConnection({ ...spec, port: ports[spec.user % ports.length], lastEventId }, sink, timeoutMs);
+    conns.add(conn);
+    recovering.add(conn);
+    storm.attempts++;
+  };
+  if (delayMs <= 0) return go();
+  const timer: NodeJS.Timeout = setTimeout(() => go(timer), delayMs);
+  retryTimers.add(timer);
+}
+
+function disarm(): void {
+  failover = undefined;
+  retryTimers.forEach((timer) => clearTimeout(timer));
+  retryTimers.clear();
 }
 
 function openConns(): SseConnection[] {
@@ -152,9 +216,12 @@ function waitForNoConnections(timeoutMs: number): Promise<number> {
 }
 
 serveIpc({
-  /** Opens `streamsPerUser` streams for each user of [userStart, userEnd). */
-  connect: (request) => {
-    const { userStart, userEnd, streamsPerUser, ports, host, path, secret, concurrency, timeoutMs, localAddresses } =
+  /**
+   * Makes ready `streamsPerUser` streams for each user of [userStart, userEnd), their tokens signed
+   * now, for the next `open`; `resumable` ones check their storm events.
+   */
+  prepare: (request) => {
+    const { userStart, userEnd, streamsPerUser, ports, host, path, secret, localAddresses, resumable } =
       request as unknown as {
         userStart: number;
         userEnd: number;
@@ -163,25 +230,35 @@ serveIpc({
         host: string;
         path: string;
         secret: string;
-        concurrency: number;
-        timeoutMs: number;
         localAddresses?: string[];
+        resumable?: boolean;
       };
-    const specs: StreamSpec[] = [];
+    prepared = [];
     for (let user = userStart; user < userEnd; user++) {
+      const userId = `u${user}`;
+      let check: DeliveryCheck | undefined;
+      if (resumable) checks.set(user, (check = new DeliveryCheck(userId)));
       for (let s = 0; s < streamsPerUser; s++) {
-        specs.push({
+        prepared.push({
           user,
-          userId: `u${user}`,
+          userId,
           host,
           port: ports[user % ports.length],
           path,
           token: tokenOf(secret, user),
-          localAddress: localAddresses?.length ? localAddresses[specs.length % localAddresses.length] : undefined,
+          localAddress: localAddresses?.length ? localAddresses[prepared.length % localAddresses.length] : undefined,
+          check,
         });
       }
     }
-    return open(specs, concurrency, timeoutMs);
+    return { prepared: prepared.length };
+  },
+
+  /** Opens the prepared streams, `concurrency` handshakes at a time. */
+  open: (request) => {
+    const specs = prepared;
+    prepared = [];
+    return open(specs, request.concurrency as number, request.timeoutMs as number);
   },
 
   /** Starts a phase: counters to zero; a broadcast phase expects `m` events on every stream. */
@@ -265,16 +342,87 @@ serveIpc({
 
   reconnect: (request) => open(churned, request.concurrency as number, request.timeoutMs as number),
 
-  /** Closes every stream here. */
+  /** Closes every stream here (and nothing reconnects). */
   closeAll: async (request) => {
+    disarm();
     for (const conn of conns) conn.close();
     return { left: await waitForNoConnections((request.timeoutMs as number) ?? 30_000) };
   },
 
-  /** The server is about to go: its closes are not errors. */
+  /** The server is about to go: its closes are not errors, and nothing reconnects. */
   expectClose: () => {
+    disarm();
     for (const conn of conns) conn.closing = true;
     return { open: openCount };
+  },
+
+  /** From now on, a resumable stream that closes reconnects at once to one of `ports`, with its Last-Event-ID. */
+  failover: (request) => {
+    failover = {
+      ports: request.ports as number[],
+      timeoutMs: (request.timeoutMs as number) ?? 60_000,
+      retryMs: (request.retryMs as number) ?? 250,
+    };
+    storm.failedOver = storm.attempts = storm.retries = 0;
+    storm.statuses = {};
+    storm.streamingAt = [];
+    return { resumable: checks.size };
+  },
+
+  /** How far the failover is: streams closed, reconnected and streaming again (their first event came). */
+  failoverStatus: () => ({
+    resumable: checks.size,
+    failedOver: storm.failedOver,
+    streaming: storm.streamingAt.length,
+    attempts: storm.attempts,
+    retries: storm.retries,
+    statuses: storm.statuses,
+    lastStreamingAt: storm.streamingAt.length ? Math.max(...storm.streamingAt) : 0,
+  }),
+
+  /** When each stream was streaming again (shared clock). */
+  failoverTimes: () => ({ streamingAt: storm.streamingAt }),
+
+  /**
+   * What the storm's clients should have got: the last index published of the broadcasts and of each
+   * user's events (`own`: user index to its last index), and the publishes refused.
+   */
+  expectDelivery: (request) => {
+    expected = {
+      lastBroadcast: request.lastBroadcast as number,
+      own: request.own as Record<string, number>,
+      refusedBroadcasts: new Set(request.refusedBroadcasts as number[]),
+      refusedOwn: new Map(
+        Object.entries(request.refusedOwn as Record<string, number[]>).map(([user, indexes]) => [user, new Set(indexes)]),
+      ),
+    };
+    return { users: checks.size };
+  },
+
+  /** The storm's verdict so far: how many users have everything expected, and what went wrong. */
+  deliveryCheck: () => {
+    if (!expected) throw new Error('expectDelivery first');
+    const { lastBroadcast, own, refusedBroadcasts, refusedOwn } = expected;
+    const result: StormDelivery = { users: checks.size, caughtUp: 0, received: 0, missed: 0, duplicates: 0, outOfOrder: 0, misdelivered: 0, losses: 0 };
+    const none = new Set<number>();
+    for (const [user, check] of checks) {
+      const lastOwn = own[user] ?? -1;
+      if (check.caughtUp(lastBroadcast, lastOwn)) result.caughtUp++;
+      result.received += check.received;
+      result.missed += check.missed(lastBroadcast, lastOwn, { broadcasts: refusedBroadcasts, own: refusedOwn.get(String(user)) ?? none });
+      result.duplicates += check.duplicates;
+      result.outOfOrder += check.outOfOrder;
+      result.misdelivered += check.misdelivered;
+      result.losses += check.losses;
+    }
+    return result;
+  },
+
+  /** Forgets the storm's streams' checks (after closing them). */
+  forgetChecks: () => {
+    checks.clear();
+    expected = undefined;
+    return { checks: 0 };
   },
 
   waitClosed: async (request) => ({ left: await waitForNoConnections((request.timeoutMs as number) ?? 30_000) }),

@@ -1,7 +1,7 @@
 // A lean SSE client over raw `net` sockets: one hand-written HTTP/1.1 GET, then
 // the response head, chunked transfer decoding and SSE framing, parsed by hand
 // on latin1 strings (one char per byte, so chunk sizes count in chars). Only
-// what the bench needs: the event type and data of each event.
+// what the bench needs: the event type, data and id of each event.
 import { connect, type Socket } from 'node:net';
 
 export interface StreamSpec {
@@ -13,12 +13,15 @@ export interface StreamSpec {
   readonly path: string;
   readonly token: string;
   readonly localAddress?: string;
+  /** Sent as `Last-Event-ID`: the stream resumes after it. */
+  readonly lastEventId?: string;
 }
 
 export interface ClientSink {
   /** The response head arrived (status 200 or not). */
   onHead(conn: SseConnection, status: number): void;
-  onEvent(conn: SseConnection, type: string, data: string): void;
+  /** An event; `id` is the stream's last event id after it (as `MessageEvent.lastEventId`). */
+  onEvent(conn: SseConnection, type: string, data: string, id: string | undefined): void;
   /** The connection is gone; `error` is the socket error code when there was one. */
   onClose(conn: SseConnection, error: string | undefined): void;
 }
@@ -45,6 +48,8 @@ export class SseConnection {
   closing = false;
   /** Broadcast events of the current phase. */
   received = 0;
+  /** The last `id:` the stream carried, as an EventSource keeps it: what a reconnect sends as `Last-Event-ID`. */
+  lastEventId: string | undefined;
 
   constructor(
     readonly spec: StreamSpec,
@@ -54,9 +59,11 @@ export class SseConnection {
     const socket = connect({ host: spec.host, port: spec.port, localAddress: spec.localAddress });
     this.socket = socket;
     socket.setTimeout(headTimeoutMs);
+    this.lastEventId = spec.lastEventId;
     socket.write(
       `GET ${spec.path} HTTP/1.1\r\nHost: ${spec.host}:${spec.port}\r\nAuthorization: Bearer ${spec.token}\r\n` +
-        `Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+        `Accept: text/event-stream\r\nCache-Control: no-cache\r\n` +
+        `${spec.lastEventId === undefined ? '' : `Last-Event-ID: ${spec.lastEventId}\r\n`}\r\n`,
     );
     socket.on('data', (chunk: Buffer) => this.onData(chunk.toString('latin1')));
     socket.on('timeout', () => {
@@ -183,11 +190,13 @@ export class SseConnection {
       } else if (first === 100 /* d */ && buffer.startsWith('data:', start)) {
         const line = value(buffer, start + 5, lineEnd);
         data = data === undefined ? line : `${data}\n${line}`;
+      } else if (first === 105 /* i */ && buffer.startsWith('id:', start)) {
+        this.lastEventId = value(buffer, start + 3, lineEnd);
       }
       start = lineEnd + 1;
     }
-    // As in EventSource: a block without data dispatches nothing (comments, retry, id only).
-    if (data !== undefined) this.sink.onEvent(this, type, data);
+    // As in EventSource: a block without data dispatches nothing (comments, retry, id only), but its id counts.
+    if (data !== undefined) this.sink.onEvent(this, type, data, this.lastEventId);
   }
 }
 

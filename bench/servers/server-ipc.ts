@@ -1,4 +1,4 @@
-import { notifyParent, serveIpc } from '../lib/ipc.js';
+import { type IpcHandler, notifyParent, serveIpc } from '../lib/ipc.js';
 
 /** What every server answers to `{ type: 'stats' }`. */
 export interface ServerStats {
@@ -31,10 +31,14 @@ export function hrtimeUs(): number {
 /**
  * The IPC handlers every bench server installs: `stats` (memory after a GC,
  * CPU, counts), `mark` (the profile clock, to cut a window out of a
- * `--cpu-prof` profile) and `exit`.
+ * `--cpu-prof` profile) and `exit`; and a server's own (`extra`).
  */
-export function serveServerIpc(counts: () => Record<string, number> | Promise<Record<string, number>>): void {
+export function serveServerIpc(
+  counts: () => Record<string, number> | Promise<Record<string, number>>,
+  extra: Record<string, IpcHandler> = {},
+): void {
   serveIpc({
+    ...extra,
     stats: async (request): Promise<ServerStats> => {
       const gc = request.gc !== false;
       // CPU first: the GC below is the measurement's own cost, not the server's.
