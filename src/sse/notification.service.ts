@@ -128,7 +128,7 @@ export class NotificationService<Events extends EventMap = AnyEvents>
 
   /** Publishes an event and resolves to its id once every instance has been handed it. */
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
-    return (await this.publishEvent(target, type, data)).message.id;
+    return (await this.publishEvent(target, type, data)).id;
   }
 
   /** Publishes like `publish`, and resolves to the event as published: its position, its checked target and its data as sent. */

@@ -95,6 +95,7 @@ describe('published-event', () => {
       const event = createPublishedEvent(position, target, 'todo', '{"n":1}');
       expect(event.message).toEqual({ id: '1700000000000-3', type: 'todo', data: '{"n":1}' });
       expect(event.message.id).toBe(formatEventId(position));
+      expect(event.id).toBe(event.message.id);
       expect(Object.keys(event.message).sort()).toEqual(['data', 'id', 'type']);
       expect(event.position).toBe(position);
       expect(event.target).toBe(target);
@@ -106,6 +107,13 @@ describe('published-event', () => {
       expect(wireOf(event.message).toString()).toBe('event: announcement\nid: 1700000000000-3\n: topic news\ndata: "hi"\n\n');
       // Users' events and broadcasts carry no comment.
       expect(wireOf(createPublishedEvent(position, { broadcast: true }, 'a', '1').message).toString()).not.toMatch(/^:/m);
+    });
+
+    it('encodes the message once and shares that one with every stream', () => {
+      const event = createPublishedEvent(position, target, 'todo', '{"n":1}');
+      const first = event.message;
+      expect(event.message).toBe(first);
+      expect(wireOf(event.message)).toBe(wireOf(first));
     });
 
     it('freezes the event and its message', () => {

@@ -15,7 +15,10 @@ export interface SseMessage extends MessageEvent {
 /** An event once it has its place in the order: shared, as it is and with its encoding, by every stream that receives it. */
 export interface PublishedEvent {
   readonly position: EventPosition;
+  /** The position as the `id:` the client sees. */
+  readonly id: string;
   readonly target: PublishTarget;
+  /** Encoded when first asked for, then shared: an instance that has no recipient of an event never encodes it. */
   readonly message: SseMessage;
 }
 
@@ -40,10 +43,17 @@ export function createPublishedEvent(
   data: string,
 ): PublishedEvent {
   const id = formatEventId(position);
-  // A topic's events name it in a comment line, encoded once with the rest: a shared stream can sort them by topic.
-  const message: SseMessage =
-    'topic' in target
-      ? withWire({ id, type, comment: `${TOPIC_COMMENT_PREFIX}${target.topic}`, data })
-      : withWire({ id, type, data });
-  return Object.freeze({ position, target, message });
+  let message: SseMessage | undefined;
+  return Object.freeze({
+    position,
+    id,
+    target,
+    get message(): SseMessage {
+      // A topic's events name it in a comment line, encoded once with the rest: a shared stream can sort them by topic.
+      return (message ??=
+        'topic' in target
+          ? withWire({ id, type, comment: `${TOPIC_COMMENT_PREFIX}${target.topic}`, data })
+          : withWire({ id, type, data }));
+    },
+  });
 }

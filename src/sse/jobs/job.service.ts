@@ -114,7 +114,7 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
       const resume = JSON.stringify({ url } satisfies ResumeData);
       // The job's first event, so that its topic begins with a position that a resume can start after.
       const resumeEvent = await this.broker.publish({ topic }, RESUME_EVENT, resume);
-      const resumeEventId = resumeEvent.message.id;
+      const resumeEventId = resumeEvent.id;
       record = { id, ownerId: principal.userId, url, state: 'running', resumeEventId, liveUntil: Date.now() + this.leaseMs };
       await this.registry.create(record);
     });
@@ -210,8 +210,8 @@ export class JobService<Events extends EventMap = AnyEvents> implements OnModule
   /** Ends the job's topic with `sse.close`, which ends every stream reading it, then records how it ended. */
   private async close(id: string, state: Exclude<JobState, 'running'>): Promise<string> {
     const closed = await this.broker.publish({ topic: topicOf(id) }, CLOSE_EVENT, COMPLETED_DATA);
-    await this.registry.finish(id, state, closed.message.id);
-    return closed.message.id;
+    await this.registry.finish(id, state, closed.id);
+    return closed.id;
   }
 
   /**
