@@ -25,7 +25,7 @@ describe(`the client's backoff (${TEST_ADAPTER})`, () => {
   });
 
   it("waits random × min(30 s, retry × 2ⁿ) before the n-th attempt in a row, the server's retry: (3 s) its base", async () => {
-    const server = await startDemoServer();
+    const server = await startDemoServer({ retryMs: 3000 });
     const userId = `backoff-${TEST_ADAPTER}`;
     const token = await signToken(userId);
     const probe = new ClientProbe((fetch) => new SseClient({ url: `${server.url}/sse`, userId, getToken: () => token, fetch }));

@@ -17,7 +17,8 @@ const MAX_CONNECTIONS = 3;
 
 let server: DemoServer;
 let browser: DemoBrowser;
-pageSuite({ demoTokens: true, maxConnectionsPerUser: MAX_CONNECTIONS }, (started, launched) => ([server, browser] = [started, launched]));
+// retry: 3 s, as in production: the test of coming back online tells a reconnect at once from one after the backoff.
+pageSuite({ demoTokens: true, maxConnectionsPerUser: MAX_CONNECTIONS, retryMs: 3000 }, (started, launched) => ([server, browser] = [started, launched]));
 
 const user = (name: string) => `tabs-${name}-${TEST_ADAPTER}`;
 

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { SseClient, type ClientState, type IdStorage } from '../src/client/index.js';
 import { ClientProbe } from './harness/client-probe.js';
-import { startDemoServer, TEST_ADAPTER, type DemoServer } from './harness/demo-server.js';
+import { startDemoServer, TEST_ADAPTER, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { expectIncreasing } from './harness/event-ids.js';
 import { rawConnect } from './harness/raw-stream.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
@@ -25,7 +25,7 @@ interface AppEvents {
 
 const user = (name: string) => `client-${name}-${TEST_ADAPTER}`;
 /** The server's `retry:`, the client's first ceiling after it has heard it: a reconnect comes within it. */
-const SERVER_RETRY_MS = 3000;
+const SERVER_RETRY_MS = TEST_CONFIG.retryMs;
 
 describe(`the client in Node (${TEST_ADAPTER})`, () => {
   let server: DemoServer;

@@ -191,7 +191,7 @@ describe('resume with Last-Event-ID', () => {
         await publish(server, { broadcast: true }, 4),
         await publish(server, { userId: 'nora' }, 5),
       ];
-      // The client waits `retry:` (3 s by default) before it reconnects.
+      // The client waits `retry:` before it reconnects.
       await stream.waitForType('sse.ready', 2, 8000);
       await stream.waitForType(TYPE, before.length + gap.length);
       const live = await publish(server, { userId: 'nora' }, 6);

@@ -8,7 +8,7 @@ import { rawConnect } from './harness/raw-stream.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
 import { eventually, sleep, Waiters } from './harness/waiting.js';
 
-// Reconnects wait for the server's retry: (3 s). Every wait inside is bounded on its own.
+// Reconnects wait for the server's retry:. Every wait inside is bounded on its own.
 jest.setTimeout(30_000);
 
 /**

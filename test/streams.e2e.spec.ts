@@ -1,5 +1,5 @@
 import { EventSource } from 'eventsource';
-import { startDemoServer, type DemoServer } from './harness/demo-server.js';
+import { startDemoServer, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { EVENT_ID } from './harness/event-ids.js';
 import { closeOpened, track } from './harness/opened-streams.js';
 import { blocksOf, RawStream } from './harness/raw-stream.js';
@@ -93,7 +93,7 @@ describe('streams', () => {
   });
 
   describe('wire format', () => {
-    it('begins the body with the ready event, which carries retry: 3000 and an id', async () => {
+    it('begins the body with the ready event, which carries the configured retry: and an id', async () => {
       const raw = track(
         await RawStream.open(`${server.url}/sse`, { Authorization: `Bearer ${await signToken('wire-user')}` }),
       );
@@ -105,7 +105,7 @@ describe('streams', () => {
       expect(raw.body).toMatch(/^\n*event: sse\.ready\n/);
       const [ready] = blocksOf(raw.body);
       expect(ready[0]).toBe('event: sse.ready');
-      expect(ready).toContain('retry: 3000');
+      expect(ready).toContain(`retry: ${TEST_CONFIG.retryMs}`);
       const idLine = ready.find((line) => line.startsWith('id: '));
       expect(idLine?.slice(4)).toMatch(EVENT_ID);
       expect(ready).toContain('data: {"heartbeatMs":15000}');

@@ -81,7 +81,7 @@ describe('token expiry', () => {
     expect(other.ofType('note').map((e) => e.id)).toEqual([later]);
     expect(other.errors).toEqual([]);
 
-    // The client's own reconnection (after `retry:`, 3 s) still carries the expired token: refused with 401.
+    // The client's own reconnection (after `retry:`) still carries the expired token: refused with 401.
     await stream.until(() => stream.errors.length > 1, 6000);
     expect(stream.errors[1].code).toBe(401);
     expect(stream.source.readyState).toBe(stream.source.CLOSED);

@@ -57,6 +57,7 @@ export class AppModule {
             maxConnectionsPerUser: config.maxConnectionsPerUser,
             maxConnections: config.maxConnections,
             heartbeatMs: config.heartbeatMs,
+            retryMs: config.retryMs,
             retryAfterSeconds: config.retryAfterSeconds,
             maxPendingBytes: config.maxPendingBytes,
             history: { maxEvents: config.historySize, ttlMs: config.historyTtlMs },

@@ -14,6 +14,8 @@ export interface DemoConfig {
   /** Streams this instance holds at once. */
   maxConnections: number;
   heartbeatMs: number;
+  /** `retry:`: how long a client waits before it reconnects after a stream ends (ms). */
+  retryMs: number;
   /** `Retry-After` of a 429 or 503, in seconds. */
   retryAfterSeconds: number;
   /** Bytes that may wait for a client that does not read before its stream is dropped. */
@@ -77,6 +79,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv, warn: (message: string) =
     maxConnectionsPerUser: integer(env, 'SSE_MAX_CONNECTIONS_PER_USER', 5),
     maxConnections: integer(env, 'SSE_MAX_CONNECTIONS', 10_000),
     heartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000),
+    retryMs: integer(env, 'SSE_RETRY_MS', 3000),
     retryAfterSeconds: integer(env, 'SSE_RETRY_AFTER_SECONDS', 10),
     maxPendingBytes: integer(env, 'SSE_MAX_PENDING_BYTES', 1024 * 1024),
     corsOrigins: (env.CORS_ORIGINS ?? '')

@@ -33,6 +33,8 @@ export const TEST_CONFIG: DemoConfig = {
   maxConnectionsPerUser: 5,
   maxConnections: 10_000,
   heartbeatMs: 15_000,
+  // Shorter than the default 3 s, so that the clients under test reconnect sooner; suites that time a backoff set it.
+  retryMs: 500,
   retryAfterSeconds: 10,
   maxPendingBytes: 1024 * 1024,
   corsOrigins: [],
