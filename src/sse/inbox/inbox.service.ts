@@ -100,7 +100,7 @@ export class InboxService<Events extends EventMap = AnyEvents> extends EventPubl
    */
   async publish<Type extends EventType<Events>>(target: PublishTarget, type: Type, data: Events[Type]): Promise<string> {
     const event = await this.notifications.publishEvent(target, type, data);
-    const { id } = event.message;
+    const { id } = event;
     await unlessUnavailable(this.failures, 'inbox_write', 'The notification was sent, but cannot be kept in the inbox', () =>
       this.store.add({
         id,
