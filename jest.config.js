@@ -27,6 +27,9 @@ export default {
   // More workers than the two cores CI has: the end-to-end suites mostly wait (on timers, sockets and Chromium), and
   // with two workers the cores were busy less than half of the run.
   maxWorkers: 3,
+  // A worker grows by every ESM suite it loads (each in a VM context of its own) to over 1 GB, and then takes longer
+  // to die than Jest waits at the end ("failed to exit gracefully"). Past this, a worker is replaced between suites.
+  workerIdleMemoryLimit: '700MB',
   testTimeout: 30000,
   globalSetup: '<rootDir>/test/environment/global-setup.js',
   globalTeardown: '<rootDir>/test/environment/global-teardown.js',

@@ -7,7 +7,7 @@ import { createDemoApp } from '../src/demo/demo.app.js';
 import { publishId } from './harness/admin-api.js';
 import { startDemoServer, TEST_ADAPTER, TEST_CONFIG, type DemoServer } from './harness/demo-server.js';
 import { closeOpened, track } from './harness/opened-streams.js';
-import { deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
+import { closeClient, deleteKeys, freePort, keysUnder, probeClient, redisAnswers, spawnRedisServer } from './harness/redis.js';
 import { type LogLine, RecordingLogger, slowClientDrops } from './harness/recording-logger.js';
 import { TestStream, type TestStreamOptions } from './harness/sse-client.js';
 import { signToken, TEST_JWT_SECRET } from './harness/tokens.js';
@@ -174,7 +174,7 @@ class RedisServer {
       await client.connect();
       return await use(client);
     } finally {
-      client.disconnect();
+      closeClient(client);
     }
   }
 }

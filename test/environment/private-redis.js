@@ -19,8 +19,18 @@ export async function redisAnswers(url) {
   } catch {
     return false;
   } finally {
-    client.disconnect();
+    closeClient(client);
   }
+}
+
+/**
+ * Disconnects `client` unless its connection is already gone (refused, or closed by the server): ioredis's
+ * disconnect() then ends the closed socket and waits for a 'close' that already happened, on a 2 s timer that holds
+ * a Jest worker open past its end ("A worker process has failed to exit gracefully").
+ * @param {import('ioredis').Redis} client
+ */
+export function closeClient(client) {
+  if (client.status !== 'end') client.disconnect();
 }
 
 export class PrivateRedis {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisNode } from '../../src/sse/index.js';
 import { eventually } from './waiting.js';
-import { redisAnswers } from '../environment/private-redis.js';
+import { closeClient, redisAnswers } from '../environment/private-redis.js';
 
 /** A port nothing listens on (just released by the OS): for a Redis of a suite's own, or one that is not there. */
 export function freePort(): Promise<number> {
@@ -41,6 +41,9 @@ export function probeClient(url: string): Redis {
 
 /** Whether a Redis answers PING: the same check that decides whether npm test starts a private one. */
 export { redisAnswers };
+
+/** Disconnects a client, probeClient's above all, without leaving a timer behind when its connection already failed. */
+export { closeClient };
 
 /** Every key under `prefix`, on every master of a cluster. */
 export async function keysUnder(redis: Redis | Cluster, prefix: string): Promise<string[]> {
@@ -138,7 +141,7 @@ async function clusterStateOk(url: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    client.disconnect();
+    closeClient(client);
   }
 }
 
@@ -213,7 +216,7 @@ export async function startRedisSentinelSet(): Promise<RedisSentinelServers> {
     } catch {
       return undefined;
     } finally {
-      client.disconnect();
+      closeClient(client);
     }
   };
   const ask = async (port: number, ...command: string[]): Promise<unknown> => {
@@ -222,7 +225,7 @@ export async function startRedisSentinelSet(): Promise<RedisSentinelServers> {
       await client.connect();
       return await client.call(command[0], ...command.slice(1));
     } finally {
-      client.disconnect();
+      closeClient(client);
     }
   };
   try {
